@@ -321,7 +321,9 @@ class CertificateAuthority:
             )
         )
         if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(to_general_names(sans)), critical=False)
+            builder = builder.add_extension(
+                x509.SubjectAlternativeName(to_general_names(sans)), critical=False
+            )
         return builder.sign(self.key, hashes.SHA256())
 
 
