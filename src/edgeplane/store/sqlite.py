@@ -111,6 +111,11 @@ class SQLiteStore(Store):
         return self._writer.compacted
 
     @property
+    def commit_count(self) -> int:
+        """Transactions committed since opening; writes per commit shows how well writes batch."""
+        return self._writer.commits
+
+    @property
     def watcher_count(self) -> int:
         return self._hub.watcher_count
 

@@ -115,6 +115,7 @@ class Writer:
         self._chunk = compact_chunk_size
         self._policy = policy
         self._compact_interval = compact_interval
+        self.commits = 0  # transactions committed, for batching statistics
         self.revision = current_revision(conn)
         self.compacted = read_meta(conn, "compacted")
         self._cursor = read_meta(conn, "compact_cursor")  # history below it is already compacted
@@ -206,6 +207,7 @@ class Writer:
                 self._conn.rollback()
             self._recover(batch, compact, exc)
             return
+        self.commits += 1
         self.revision = rev
         self.compacted = compacted
         self._cursor = cursor
