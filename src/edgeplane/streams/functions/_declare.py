@@ -1,0 +1,44 @@
+"""Declaration helpers the families share, beyond the fixed decorators in ``registry``.
+
+``registry.scalar`` reads ``max_args=None`` as "exactly ``min_args``"; functions such as ``concat`` take
+any number of arguments, so they are declared here with an open upper bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from edgeplane.streams.functions.registry import FunctionDef, lookup, register
+
+
+def variadic_scalar(name: str, min_args: int, **kw: Any) -> Callable:
+    """Declare a scalar that takes ``min_args`` or more arguments."""
+
+    def deco(impl: Callable) -> Callable:
+        register(FunctionDef(name, "scalar", min_args, None, impl, **kw))
+        return impl
+
+    return deco
+
+
+def alias(name: str, *aliases: str) -> None:
+    """Register an existing function under more names (eKuiper's synonyms such as ``ceiling``)."""
+    fn = lookup(name)
+    if fn is None:
+        raise KeyError(f"cannot alias unknown function {name!r}")
+    for other in aliases:
+        register(
+            FunctionDef(
+                other,
+                fn.kind,
+                fn.min_args,
+                fn.max_args,
+                fn.impl,
+                accumulator=fn.accumulator,
+                needs_context=fn.needs_context,
+                null_in_null_out=fn.null_in_null_out,
+                constant_args=fn.constant_args,
+                doc=fn.doc,
+            )
+        )
