@@ -1,0 +1,3 @@
+from edgeplane.cli.main import main
+
+main()

@@ -1,0 +1,97 @@
+"""One cloud process: PKI, store, API server over HTTPS; started and stopped as a unit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiohttp import web
+
+from edgeplane.apiserver.auth import Authenticator, Authorizer
+from edgeplane.apiserver.bootstrap import Bootstrap
+from edgeplane.apiserver.server import APIServer
+from edgeplane.pki.admin import ensure_admin_kubeconfig
+from edgeplane.pki.ca import CertificateAuthority
+from edgeplane.pki.tls import server_ssl_context
+from edgeplane.store import open_store
+from edgeplane.store.interface import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CloudConfig:
+    data_dir: Path
+    bind_address: str = "0.0.0.0"
+    port: int = 6443
+    advertise_address: str = "127.0.0.1"
+    extra_sans: list[str] = field(default_factory=list)
+    token_file: Path | None = None
+    history_retention: float = 300.0  # seconds of store history kept for watches and consistent paging
+    compaction_interval: float = 60.0
+
+    @property
+    def server_url(self) -> str:
+        host = self.advertise_address
+        if ":" in host:
+            host = f"[{host}]"
+        return f"https://{host}:{self.port}"
+
+
+class CloudProcess:
+    def __init__(self, config: CloudConfig) -> None:
+        self.config = config
+        self.store: Store | None = None
+        self.api: APIServer | None = None
+        self.bootstrap: Bootstrap | None = None
+        self._runner: web.AppRunner | None = None
+        self.kubeconfig: Path | None = None
+
+    async def start(self) -> None:
+        cfg = self.config
+        cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        pki_dir = cfg.data_dir / "pki"
+        ca = await asyncio.to_thread(CertificateAuthority.load_or_create, pki_dir)
+        hosts = [cfg.advertise_address, *cfg.extra_sans]
+        if cfg.bind_address not in ("0.0.0.0", "::"):
+            hosts.append(cfg.bind_address)
+        cert_file, key_file = await asyncio.to_thread(ca.issue_server_cert, pki_dir, "apiserver", hosts)
+        ssl_context = server_ssl_context(ca, cert_file, key_file)
+        self.kubeconfig = await asyncio.to_thread(ensure_admin_kubeconfig, cfg.data_dir, cfg.server_url, ca)
+
+        self.store = open_store(cfg.data_dir, retain_seconds=cfg.history_retention,
+                                compact_interval=cfg.compaction_interval)
+        self.api = APIServer(self.store, authenticator=Authenticator(cfg.token_file), authorizer=Authorizer())
+        self.api.ctx.server_address = f"{cfg.advertise_address}:{cfg.port}"
+        self.bootstrap = Bootstrap(self.api.ctx)
+        await self.bootstrap.start()
+
+        self._runner = web.AppRunner(self.api.make_app(), access_log=None, handle_signals=False,
+                                     shutdown_timeout=2.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, cfg.bind_address, cfg.port, ssl_context=ssl_context,
+                           reuse_address=True, backlog=1024)
+        await site.start()
+        self.api.ready = True
+        log.info("API server listening on %s", cfg.server_url)
+
+    async def stop(self) -> None:
+        if self.api:
+            self.api.ready = False
+        if self._runner:
+            await self._runner.cleanup()
+        if self.bootstrap:
+            await self.bootstrap.stop()
+        if self.api:
+            await self.api.ctx.stop()
+        if self.store:
+            await self.store.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
