@@ -1,0 +1,1 @@
+"""Turns a parsed rule into Python source, compiled once: nothing is interpreted per message."""
