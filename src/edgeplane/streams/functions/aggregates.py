@@ -269,7 +269,8 @@ class LastValue:
         self.last: Any = None
 
     def add(self, value: Any, ignore_null: Any = True) -> None:
-        if value is not None or not to_bool("last_value", 1, ignore_null):
+        skip_nil = ignore_null is True or to_bool("last_value", 1, ignore_null)
+        if value is not None or not skip_nil:
             self.last = value
 
     def result(self) -> Any:

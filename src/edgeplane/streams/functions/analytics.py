@@ -84,7 +84,8 @@ class ChangedCol:
         self.last: Any = None
 
     def __call__(self, ignore_null: Any, value: Any) -> Any:
-        if value is None and to_bool("changed_col", 0, ignore_null):
+        skip_nil = ignore_null is True or to_bool("changed_col", 0, ignore_null)
+        if value is None and skip_nil:
             return None
         if _same_value(value, self.last):
             return None
