@@ -17,9 +17,10 @@ class CodeEnv:
             "_div": helpers.div, "_mod": helpers.mod, "_member": helpers.member, "_index": helpers.index,
             "_slice": helpers.slice_, "_like": helpers.like, "_join_get": helpers.join_get,
             "_merge": helpers.merge_parts, "_visible": helpers.visible, "_sort_key": helpers.sort_key,
-            "_EvalError": helpers.EvalError,
+            "_EvalError": helpers.EvalError, "_arith": helpers.arith, "_NUM": helpers.NUMBER_TYPES,
         }
         self._ids = itertools.count()
+        self.uses_context = False  # a compiled call reads the rule context (meta, event_time, ...)
         self._bound: dict[int, str] = {}
 
     def bind(self, value: Any, prefix: str = "_k") -> str:

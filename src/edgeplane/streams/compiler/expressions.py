@@ -134,12 +134,17 @@ class ExprCompiler:
         if e.op in _COMPARE:
             expr = f"{a[0]} {_COMPARE[e.op]} {b[0]}"
             return f"({guards} and {expr})" if guards else f"({expr})"
+        # Numbers only (no string repetition or list concatenation); null gives null via _arith.
+        checks = " and ".join(f"{v[0]}.__class__ in _NUM" for v in (a, b) if v[1])
         expr = f"{a[0]} {_ARITH[e.op]} {b[0]}"
-        return f"({expr} if {guards} else None)" if guards else f"({expr})"
+        if not checks:
+            return f"({expr})"
+        walrus = " and ".join(f"(({g}) or True)" for g in (a[1], b[1]) if g)
+        return f"({expr} if {walrus} and {checks} else _arith({e.op!r}, {a[0]}, {b[0]}))"
 
     def _operand(self, e: ast.Expr, code: str) -> tuple[str, str]:
         """(value code, non-null guard code); literals need no guard."""
-        if isinstance(e, ast.Literal) and e.value is not None:
+        if isinstance(e, ast.Literal) and e.value is not None and not isinstance(e.value, bool | str):
             return code, ""
         t = self.env.temp()
         return t, f"({t} := {code}) is not None"
@@ -258,6 +263,8 @@ class ExprCompiler:
         impl = self.env.bind(fn.impl, "_fn")
         args = self.args(e)
         lead = ["_ctx"] if fn.needs_context else []
+        if fn.needs_context:
+            self.env.uses_context = True
         if not fn.null_in_null_out or not args:
             return f"{impl}({', '.join(lead + args)})"
         temps = [self.env.temp() for _ in args]

@@ -41,8 +41,19 @@ def mod(a: Any, b: Any) -> Any:
     raise EvalError(f"invalid operation {type_name(a)}({a}) % {type_name(b)}({b})")
 
 
-def arith_error(op: str, a: Any, b: Any) -> EvalError:
-    return EvalError(f"invalid operation {type_name(a)}({a}) {op} {type_name(b)}({b})")
+NUMBER_TYPES = frozenset({int, float})
+
+
+def arith(op: str, a: Any, b: Any) -> Any:
+    """The slow path of + - * & | ^: null gives null, anything but numbers is an error."""
+    if a is None or b is None:
+        return None
+    if type(a) in NUMBER_TYPES and type(b) in NUMBER_TYPES:
+        if op in "&|^" and (type(a) is float or type(b) is float):
+            raise EvalError(f"invalid operation {type_name(a)}({a}) {op} {type_name(b)}({b})")
+        return {"+": a + b, "-": a - b, "*": a * b}[op] if op in "+-*" else \
+            {"&": a & b, "|": a | b, "^": a ^ b}[op]
+    raise EvalError(f"invalid operation {type_name(a)}({a}) {op} {type_name(b)}({b})")
 
 
 def type_name(v: Any) -> str:

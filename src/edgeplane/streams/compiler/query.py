@@ -52,7 +52,8 @@ class QueryCompiler:
     stmt: ast.Select
     scope: Scope
     env: CodeEnv
-    windowed: bool  # a window or a join: the add/finish shape
+    windowed: bool  # a window, a join or an aggregate: the add/finish shape
+    hidden_columns: bool = False  # rows carry hidden columns (arrival time) that SELECT * leaves out
     aggs: list[_Agg] = field(default_factory=list)
     analytics: list[tuple[ast.Call, str]] = field(default_factory=list)
 
@@ -88,10 +89,7 @@ class QueryCompiler:
 
     def build(self) -> CompiledQuery:
         stmt = self.stmt
-        aggregate = self._is_aggregate()
-        if aggregate and not self.windowed:
-            call = next(c for c in _calls(stmt) if _kind(c) == "aggregate")
-            raise SQLError(f"aggregate function {call.name} needs a window in GROUP BY", self.sql, call.pos)
+        aggregate = is_aggregate(stmt)
         # Projection first: it discovers the aggregate and analytic calls the other parts use.
         proj = self._projection(group=aggregate)
         having = None
@@ -110,14 +108,12 @@ class QueryCompiler:
             return self._window_shape(aggregate, proj, where, having, order_keys_code)
         return self._message_shape(proj, where)
 
-    def _is_aggregate(self) -> bool:
-        return bool(self.stmt.group_by) or any(_kind(c) == "aggregate" for c in _calls(self.stmt))
-
     # ---- SELECT list -----------------------------------------------------------------------------
 
     def _projection(self, group: bool) -> list[str]:
         """Lines that build the output row ``r`` (and ``_srf``, a several-rows function, if any)."""
         c = self._compiler("SELECT", group=group)
+        c.alias_exprs = {}  # in the SELECT list an alias is visible to later fields only, via c.aliases
         lines: list[str] = []
         names: set[str] = set()
         after_wildcard = False
@@ -161,18 +157,16 @@ class QueryCompiler:
     def _wildcard_lines(self, c: ExprCompiler, w: ast.Wildcard, first: bool, only: bool) -> list[str]:
         source = c.compile(w)
         lines: list[str] = []
-        hidden = bool(self.analytics) or any(_kind(x) == "analytic" for x in _calls(self.stmt))
+        hidden = self.hidden_columns or any(_kind(x) == "analytic" for x in _calls(self.stmt))
         if hidden and self.windowed and not self.scope.joined:
             source = f"_visible({source})"
         if only and not w.except_ and not w.replace:
-            # The whole message is the row: shared, not copied (nothing downstream mutates it).
-            return [f"r = {source}"]
+            # The whole message is the row: shared, not copied (nothing downstream mutates it),
+            # unless it holds nulls, which eKuiper leaves out of results.
+            return [f"r = {source}", "if None in r.values(): r = {k: v for k, v in r.items() if v is not None}"]
         target = "r = " if first else "_w = "
-        if w.except_:
-            excluded = self.env.bind(frozenset(w.except_), "_set")
-            lines.append(f"{target}{{k: v for k, v in {source}.items() if k not in {excluded}}}")
-        else:
-            lines.append(f"{target}dict({source})")
+        excluded = self.env.bind(frozenset(w.except_), "_set")
+        lines.append(f"{target}{{k: v for k, v in {source}.items() if v is not None and k not in {excluded}}}")
         for rep in w.replace:
             t = self.env.temp()
             holder = "r" if first else "_w"
@@ -186,10 +180,22 @@ class QueryCompiler:
     # ---- analytic functions ----------------------------------------------------------------------
 
     def _analytic_lines(self) -> list[str]:
-        """Evaluate every analytic call on the arriving message ``m``."""
+        """Evaluate every analytic call on the arriving message ``m``; calls nested in another's
+        arguments or WHEN come first."""
         lines: list[str] = []
+        done: set[int] = set()
         row = ExprCompiler(self.sql, self.env, self.scope, where="an analytic function's arguments")
-        for i, (call, code) in enumerate(self.analytics):
+
+        def nested(call: ast.Call, fn: registry.FunctionDef) -> str:
+            code = self._analytic_slot(call, fn)
+            i = next(k for k, (seen, _) in enumerate(self.analytics) if seen == call)
+            if i not in done:
+                emit(i)
+            return code
+
+        def emit(i: int) -> None:
+            done.add(i)
+            call, code = self.analytics[i]
             fn = row.function(call)
             if fn.kind != "analytic":
                 raise SQLError(f"OVER (...) only applies to analytic functions, not {call.name}",
@@ -203,25 +209,33 @@ class QueryCompiler:
             valid = "True" if over.when is None else row.condition(over.when)
             args = ", ".join(row.args(call))
             value = f"{site}.call({key}, {valid}{', ' if args else ''}{args})"
-            if self.windowed:
-                lines.append(f"m[{HIDDEN_PREFIX + 'an' + str(i)!r}] = {value}")
-            else:
-                lines.append(f"{code} = {value}")
+            hidden_key = HIDDEN_PREFIX + "an" + str(i)
+            lines.append(f"m[{hidden_key!r}] = {value}" if self.windowed else f"{code} = {value}")
+
+        row.analytic = nested
+        i = 0
+        while i < len(self.analytics):
+            if i not in done:
+                emit(i)
+            i += 1
         return lines
 
     # ---- per-message shape -----------------------------------------------------------------------
 
     def _message_shape(self, proj: list[str], where: str | None) -> CompiledQuery:
-        body = ["_ctx.message = m", *self._analytic_lines()]
+        analytic = self._analytic_lines()
+        body = [*(["_ctx.message = m"] if self.env.uses_context else []), *analytic]
         if where:
             body.append(f"if not {where}: continue")
         body += proj
         srf = any(line.startswith("_srf") for line in proj)
         if srf:
             body += _srf_expand("_rows")
-            body.append("if _rows: append(_rows)")
+            body.append("for _r in _rows: append([_r])")
         else:
             body.append("append([r])")
+        if self.env.uses_context:
+            body += ["_ctx.hit_count += 1", "_ctx.hit_time = _ctx.now"]
         src = [
             "def process(batch):",
             "    out = []",
@@ -295,9 +309,15 @@ class QueryCompiler:
             wants_row = getattr(fn.accumulator or fn.impl, "wants_row", False)
             temps = [self.env.temp() for _ in args]
             row_arg = [("_merge(m)" if self.scope.joined else "m")] if wants_row else []
+            checks = []
+            for j, (t, a) in enumerate(zip(temps, args, strict=True)):
+                if a == "1":  # count(*)
+                    temps[j] = a
+                elif fn.null_in_null_out:
+                    checks.append(f"({t} := {a}) is not None")
+                else:
+                    temps[j] = a
             adder = f"g[{i + 1}].add({', '.join(temps + row_arg)})"
-            checks = [f"({t} := {a}) is not None" if fn.null_in_null_out and a != "1" else f"(({t} := {a}) or True)"
-                      for t, a in zip(temps, args, strict=True)]
             if call.filter is not None:
                 checks.insert(0, arg_compiler.condition(call.filter))
             adds.append(f"if {' and '.join(checks)}: {adder}" if checks else adder)
@@ -323,6 +343,7 @@ class QueryCompiler:
         finish += indent(self._collect(order_keys), 3)
         finish += ["        except Exception as exc:", "            _on_error(exc, g[0])"]
         finish += indent(self._order_and_limit(order_keys), 1)
+        finish += ["    if out:", "        _ctx.agg_hit_count += 1", "        _ctx.agg_hit_time = _ctx.now"]
         finish.append("    return out")
         return "\n".join(add), "\n".join(finish), dict
 
@@ -347,6 +368,16 @@ class QueryCompiler:
 
     def _has_srf(self) -> bool:
         return any(isinstance(f.expr, ast.Call) and _kind(f.expr) == "srf" for f in self.stmt.fields)
+
+
+def is_aggregate(stmt: ast.Select) -> bool:
+    """One row per group (GROUP BY or an aggregate call) rather than one per input row."""
+    return bool(stmt.group_by) or any(_kind(c) == "aggregate" for c in _calls(stmt))
+
+
+def calls_function(stmt: ast.Select, name: str) -> bool:
+    nodes = ast.walk([stmt.fields, stmt.where, stmt.having, [o.expr for o in stmt.order_by]])
+    return any(isinstance(n, ast.Call) and n.name.lower() == name for n in nodes)
 
 
 def _srf_expand(var: str) -> list[str]:

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from edgeplane.streams.compiler.helpers import HIDDEN_PREFIX
+
+# The hidden column a window row carries its arrival (or event) time in, when event_time() needs it.
+ARRIVAL_TIME_KEY = HIDDEN_PREFIX + "ts"
+
 
 class RuleContext:
     """One per rule; the generated code updates ``message`` and ``row_index`` as it goes."""
 
-    __slots__ = ("message", "message_meta", "now", "row_index", "rule_id", "timestamp_field", "wend", "wstart")
+    __slots__ = ("agg_hit_count", "agg_hit_time", "hit_count", "hit_time", "in_group", "message", "message_meta",
+                 "now", "row_index", "rule_id", "timestamp_field", "wend", "wstart")
 
     def __init__(self, rule_id: str) -> None:
         self.rule_id = rule_id
@@ -19,6 +25,11 @@ class RuleContext:
         self.wstart: int | None = None
         self.wend: int | None = None
         self.timestamp_field: str | None = None  # event time: the stream's TIMESTAMP column
+        self.in_group = False  # projecting an aggregated group: its time is the window end
+        self.hit_count = 0  # messages that passed WHERE and were emitted so far
+        self.hit_time: int | None = None
+        self.agg_hit_count = 0  # windows that emitted so far
+        self.agg_hit_time: int | None = None
 
     def meta(self, key: str) -> Any:
         if key == "*":
@@ -26,8 +37,13 @@ class RuleContext:
         return self.message_meta.get(key)
 
     def event_time(self) -> int:
-        if self.timestamp_field and self.message:
-            value = self.message.get(self.timestamp_field)
+        if self.in_group and self.wend is not None:
+            return self.wend
+        m = self.message
+        if m:
+            value = m.get(ARRIVAL_TIME_KEY)
+            if value is None and self.timestamp_field:
+                value = m.get(self.timestamp_field)
             if isinstance(value, int):
                 return value
         return self.now

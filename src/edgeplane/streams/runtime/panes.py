@@ -14,12 +14,16 @@ class QueryPaneSink:
     """Without a join, panes of incremental aggregates hold accumulators only, not rows."""
 
     def __init__(self, query: CompiledQuery, join: JoinPlan | None, ctx: RuleContext,
-                 emit: Callable[[list[dict[str, Any]]], None]) -> None:
+                 emit: Callable[[list[dict[str, Any]]], None],
+                 order: Callable[[Any], Any] | None = None) -> None:
+        """``order``: in event time, the key that sorts a window's rows by their event time."""
         self.query = query
         self.join = join
         self.ctx = ctx
         self.emit = emit
-        self.incremental = query.incremental and join is None
+        self.order = order
+        # Sorting needs the rows, so event-time windows are not folded as they arrive.
+        self.incremental = query.incremental and join is None and order is None
         assert query.add is not None and query.finish is not None
         self._add = query.add
         self._finish = query.finish
@@ -40,15 +44,23 @@ class QueryPaneSink:
         else:
             self.close_rows(pane, start, end)
 
-    def close_rows(self, rows: list[Any], start: int | None, end: int | None) -> None:
+    def close_rows(self, rows: list[Any], start: int | None, end: int | None, emit_empty: bool = True) -> None:
+        """A window's rows (``emit_empty``: an empty result is still an emission, as eKuiper's windows
+        send ``[]``; a single message's join or aggregate does not)."""
+        if self.order is not None:
+            rows = sorted(rows, key=self.order)
         if self.join is not None:
             rows = self.join.join(rows)
         state = self._new_state()
         self._add(state, rows)
-        self._finish_state(state, start, end)
+        self._finish_state(state, start, end, emit_empty)
 
-    def _finish_state(self, state: Any, start: int | None, end: int | None) -> None:
+    def _finish_state(self, state: Any, start: int | None, end: int | None, emit_empty: bool = True) -> None:
         self.ctx.wstart, self.ctx.wend = start, end
-        out = self._finish(state)
-        if out:
+        self.ctx.in_group = self.query.aggregate
+        try:
+            out = self._finish(state)
+        finally:
+            self.ctx.in_group = False
+        if out or emit_empty:
             self.emit(out)

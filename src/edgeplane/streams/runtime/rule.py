@@ -9,10 +9,10 @@ import edgeplane.streams.functions
 import edgeplane.streams.runtime.context_functions  # noqa: F401
 from edgeplane.streams.compiler.codegen import CodeEnv
 from edgeplane.streams.compiler.expressions import ExprCompiler, Scope
-from edgeplane.streams.compiler.query import CompiledQuery, QueryCompiler
+from edgeplane.streams.compiler.query import CompiledQuery, QueryCompiler, calls_function, is_aggregate
 from edgeplane.streams.joins.plan import JoinPlan, JoinStep
 from edgeplane.streams.runtime.catalog import Catalog, StreamDef, Table
-from edgeplane.streams.runtime.context import RuleContext
+from edgeplane.streams.runtime.context import ARRIVAL_TIME_KEY, RuleContext
 from edgeplane.streams.runtime.event_time import Watermark
 from edgeplane.streams.runtime.panes import QueryPaneSink
 from edgeplane.streams.sql import ast
@@ -51,14 +51,19 @@ class Rule:
         self.env = CodeEnv()
         self.env.ns["_ctx"] = self.ctx
         self.env.ns["_on_error"] = self._on_error
-        self.windowed = stmt.window is not None or bool(stmt.joins)
-        self.query: CompiledQuery = QueryCompiler(sql, stmt, self.scope, self.env, self.windowed).build()
+        # Aggregates without a window aggregate each message on its own, through the same add/finish.
+        self.windowed = stmt.window is not None or bool(stmt.joins) or is_aggregate(stmt)
+        # event_time() of a window row is its arrival time, carried in a hidden column.
+        self._stamp = self.windowed and not self.event_time and calls_function(stmt, "event_time")
+        self.query: CompiledQuery = QueryCompiler(sql, stmt, self.scope, self.env, self.windowed,
+                                                  hidden_columns=self._stamp).build()
         self._process = self.query.process
         self._prepare = self.query.prepare
         self._pre_filter = self._predicate(stmt.window.filter, tagged=False) \
             if stmt.window is not None and stmt.window.filter is not None else None
         self.join = self._join_plan() if stmt.joins else None
-        self.sink = QueryPaneSink(self.query, self.join, self.ctx, self._emit) if self.windowed else None
+        order = self._event_order() if self.event_time and stmt.window is not None else None
+        self.sink = QueryPaneSink(self.query, self.join, self.ctx, self._emit, order) if self.windowed else None
         self.window = make_window(stmt.window, self.sink, lambda e: self._predicate(e, tagged=bool(self.join))) \
             if stmt.window is not None and self.sink is not None else None
         self.started = False
@@ -88,6 +93,11 @@ class Rule:
             raise SQLError(f"{first.name} is a table: a rule reads FROM a stream and JOINs tables",
                            sql, stmt.sources[0].pos)
         self.tables = {ref: Table(d) for ref, d in self.defs.items() if d.is_table}
+        if stmt.window is None:
+            for j in stmt.joins:
+                if not self.defs[j.source.ref].is_table:
+                    raise SQLError(f"joining stream {j.source.name} needs a window in GROUP BY "
+                                   "(only tables join without one)", sql, j.pos)
         if self.event_time:
             for d in self.defs.values():
                 if not d.is_table and d.timestamp_field is None:
@@ -105,6 +115,14 @@ class Rule:
         src = (f"def {name}(item):\n    m = {row}\n    try:\n        return bool({code})\n"
                f"    except Exception as exc:\n        _on_error(exc, m)\n        return False")
         return self.env.build(src, name)
+
+    def _event_order(self) -> Callable[[Any], Any]:
+        """Event-time windows hand their rows over sorted by event time, as eKuiper does."""
+        if self.stmt.joins:
+            fields = {ref: d.timestamp_field for ref, d in self.defs.items()}
+            return lambda item: item[1].get(fields[item[0]]) or 0
+        field = self.ctx.timestamp_field
+        return lambda row: row.get(field) or 0
 
     def _join_plan(self) -> JoinPlan:
         steps = []
@@ -163,8 +181,8 @@ class Rule:
             tagged: list[Any] = [(ref, r) for r in rows] if self.join is not None else rows
             if self.window is None:
                 assert self.sink is not None
-                for item in tagged:  # a stream-table join: each message is its own emission
-                    self.sink.close_rows([item], None, None)
+                for item in tagged:  # a table join or an aggregate: each message is its own emission
+                    self.sink.close_rows([item], None, None, emit_empty=False)
             elif self.event_time:
                 self._insert_event_time(tagged)
             else:
@@ -182,6 +200,9 @@ class Rule:
             rows = prepared
         if self._pre_filter is not None:
             rows = [m for m in rows if self._pre_filter(m)]
+        if self._stamp:
+            now = self.ctx.now
+            rows = [{**m, ARRIVAL_TIME_KEY: now} for m in rows]
         return rows
 
     def _insert_event_time(self, items: list[Any]) -> None:

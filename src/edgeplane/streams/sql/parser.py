@@ -344,16 +344,22 @@ class _Parser:
         if kind == "COUNTWINDOW" and len(args) == 2 and args[1] > args[0]:
             raise SQLError(f"the hop of COUNTWINDOW ({args[1]}) must not exceed its size ({args[0]})",
                            self.sql, tok.pos)
-        if self.accept_kw("OVER"):
+        while self.is_kw("OVER", "FILTER"):
+            if self.is_kw("FILTER"):
+                if spec.filter is not None:
+                    raise self.error("one FILTER clause per window")
+                spec.filter = self.filter_clause()
+                continue
+            over_tok = self.advance()
             if kind != "SLIDINGWINDOW":
                 raise SQLError(f"OVER (WHEN ...) is only allowed after SLIDINGWINDOW, not {kind}",
-                               self.sql, self.peek(-1).pos)
+                               self.sql, over_tok.pos)
+            if spec.when is not None:
+                raise self.error("one OVER clause per window", over_tok)
             self.expect_op("(", '"(" after OVER')
             self.expect_kw("WHEN", "WHEN in the window's OVER clause")
             spec.when = self.expr()
             self.expect_op(")", '")" after the OVER condition')
-        if self.is_kw("FILTER"):
-            spec.filter = self.filter_clause()
         return spec
 
     def positive_int(self, where: str) -> int:
