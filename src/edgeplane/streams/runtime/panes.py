@@ -22,6 +22,8 @@ class QueryPaneSink:
         self.ctx = ctx
         self.emit = emit
         self.order = order
+        # Processing-time windows emit even when empty ([]); event-time ones only windows with rows.
+        self.emit_empty = order is None
         # Sorting needs the rows, so event-time windows are not folded as they arrive.
         self.incremental = query.incremental and join is None and order is None
         assert query.add is not None and query.finish is not None
@@ -40,13 +42,15 @@ class QueryPaneSink:
 
     def close(self, pane: Any, start: int | None, end: int | None) -> None:
         if self.incremental:
-            self._finish_state(pane, start, end)
+            self._finish_state(pane, start, end, self.emit_empty)
         else:
             self.close_rows(pane, start, end)
 
-    def close_rows(self, rows: list[Any], start: int | None, end: int | None, emit_empty: bool = True) -> None:
+    def close_rows(self, rows: list[Any], start: int | None, end: int | None, emit_empty: bool | None = None) -> None:
         """A window's rows (``emit_empty``: an empty result is still an emission, as eKuiper's windows
         send ``[]``; a single message's join or aggregate does not)."""
+        if emit_empty is None:
+            emit_empty = self.emit_empty and bool(rows or self.order is None)
         if self.order is not None:
             rows = sorted(rows, key=self.order)
         if self.join is not None:
@@ -62,5 +66,6 @@ class QueryPaneSink:
             out = self._finish(state)
         finally:
             self.ctx.in_group = False
-        if out or emit_empty:
+        # An aggregate whose groups HAVING filtered out sends nothing; a row query sends [].
+        if out or (emit_empty and not self.query.aggregate):
             self.emit(out)

@@ -103,13 +103,15 @@ class SlidingWindow:
 
 
 class SessionWindow:
-    """Rows that arrive within ``timeout`` ms of each other, closed by the timeout or at the next
-    multiple of ``max_duration`` (the checkpoints are aligned to the epoch)."""
+    """Rows that arrive within ``timeout`` ms of each other. A session also closes at the first
+    multiple of ``max_duration`` (checkpoints aligned to the epoch) by which it has lasted longer than
+    ``max_duration``; the session that goes on then starts at that checkpoint."""
 
     def __init__(self, max_duration: int, timeout: int, sink: PaneSink) -> None:
         self.max_duration, self.timeout, self.sink = max_duration, timeout, sink
         self.pane: Any = None
         self.first = self.last = 0
+        self.continues_from: int | None = None  # checkpoint a session was cut at
 
     def start(self, now: int) -> None:
         pass
@@ -117,14 +119,19 @@ class SessionWindow:
     def insert(self, ts: int, rows: list[Any]) -> None:
         if self.pane is None:
             self.pane = self.sink.new()
-            self.first = ts
+            cut = self.continues_from
+            self.first = cut if cut is not None and ts - cut < self.timeout else ts
+            self.continues_from = None
         self.last = max(self.last, ts)
         self.sink.add(self.pane, rows)
 
     def advance(self, now: int) -> None:
         if self.pane is None:
             return
-        close_at = min(self.last + self.timeout, next_boundary(self.first, self.max_duration))
+        timeout_at = self.last + self.timeout
+        checkpoint = next_boundary(self.first + self.max_duration, self.max_duration)
+        close_at = min(timeout_at, checkpoint)
         if close_at <= now:
             pane, self.pane = self.pane, None
+            self.continues_from = checkpoint if checkpoint < timeout_at else None
             self.sink.close(pane, self.first, close_at)
