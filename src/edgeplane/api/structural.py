@@ -142,12 +142,15 @@ class Compiler:
             for key, item in value.items():
                 entry = props.get(key)
                 if entry is not None:
-                    if item is None and not entry[1]:
-                        drop = [*(drop or ()), key]
+                    if item is None:
+                        if not entry[1]:
+                            drop = [*(drop or ()), key]
                         continue
                     entry[0](item, f"{path}.{key}" if path else key, run)
                 elif values is not None:
-                    if item is None and not values_nullable:
+                    if item is None:
+                        if values_nullable:
+                            continue
                         if structural:
                             drop = [*(drop or ()), key]
                         else:
