@@ -9,17 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from edgeplane.streams.functions.registry import FunctionDef, lookup, register
+from edgeplane.streams.functions.registry import FunctionDef, Kind, lookup, register
+
+
+def variadic(kind: Kind, name: str, min_args: int, **kw: Any) -> Callable:
+    """Declare a function of any kind that takes ``min_args`` or more arguments."""
+
+    def deco(impl: Callable) -> Callable:
+        register(FunctionDef(name, kind, min_args, None, impl, **kw))
+        return impl
+
+    return deco
 
 
 def variadic_scalar(name: str, min_args: int, **kw: Any) -> Callable:
     """Declare a scalar that takes ``min_args`` or more arguments."""
-
-    def deco(impl: Callable) -> Callable:
-        register(FunctionDef(name, "scalar", min_args, None, impl, **kw))
-        return impl
-
-    return deco
+    return variadic("scalar", name, min_args, **kw)
 
 
 def alias(name: str, *aliases: str) -> None:

@@ -96,24 +96,34 @@ class Sum:
 
 @_declare("avg", 1, null_in_null_out=True)
 class Avg:
-    """The average of the values, as a float."""
+    """The average: over bigints an integer (eKuiper divides the bigint sum as an integer), else a float."""
 
-    __slots__ = ("n", "total")
+    __slots__ = ("integral", "n", "total")
 
     def __init__(self) -> None:
-        self.total = 0.0
+        self.total: int | float = 0
         self.n = 0
+        self.integral = True
 
     def add(self, value: Any) -> None:
         t = type(value)
-        if t is float or t is int:
+        if t is int:
             self.total += value
             self.n += 1
+        elif t is float:
+            self.total += value
+            self.n += 1
+            self.integral = False
         elif value is not None:
             bad_arg("avg", 0, "a number", value)
 
-    def result(self) -> float | None:
-        return self.total / self.n if self.n else None
+    def result(self) -> int | float | None:
+        if not self.n:
+            return None
+        if self.integral:
+            q = abs(self.total) // self.n  # Go's integer division truncates toward zero
+            return -q if self.total < 0 else q
+        return self.total / self.n
 
 
 class _Extreme:
@@ -325,13 +335,13 @@ class Deduplicate:
 
 
 class _Distribution:
-    """The numeric values kept sorted lazily; median and the percentiles need them all."""
+    """The numeric values, kept: median and the percentiles need them all."""
 
     __slots__ = ("fraction", "values")
     name = ""
 
     def __init__(self) -> None:
-        self.values: list[float] = []
+        self.values: list[int | float] = []
         self.fraction: float | None = None
 
     def add(self, value: Any, fraction: Any = None) -> None:
@@ -343,14 +353,8 @@ class _Distribution:
         if value is not None:
             self.values.append(_number(self.name, value))
 
-    def continuous(self, p: float) -> float | None:
-        if not self.values:
-            return None
-        data = sorted(self.values)
-        position = p * (len(data) - 1)
-        lower = math.floor(position)
-        upper = min(lower + 1, len(data) - 1)
-        return data[lower] + (position - lower) * (data[upper] - data[lower])
+    def percent(self) -> float:
+        return 100.0 * (self.fraction if self.fraction is not None else 0.5)
 
 
 @_declare("median", 1, null_in_null_out=True)
@@ -361,23 +365,43 @@ class Median(_Distribution):
     name = "median"
 
     def result(self) -> float | None:
-        return self.continuous(0.5)
+        if not self.values:
+            return None
+        data = sorted(self.values)
+        mid = len(data) // 2
+        return float(data[mid]) if len(data) % 2 else (data[mid - 1] + data[mid]) / 2
 
 
-@_declare("percentile", 2, null_in_null_out=True, constant_args=(1,))
-class Percentile(_Distribution):
-    """percentile(col, p): the p-quantile (0.0-1.0) interpolated between neighbouring values."""
+@_declare("percentile_cont", 2, null_in_null_out=True, constant_args=(1,), aliases=("percentile",))
+class PercentileCont(_Distribution):
+    """percentile_cont(col, p): the p-quantile (0.0-1.0) as eKuiper computes it (montanaflynn/stats
+    Percentile): rank p*n; a whole rank picks that value, otherwise the mean of the two around it."""
 
     __slots__ = ()
-    name = "percentile"
+    name = "percentile_cont"
 
     def result(self) -> float | None:
-        return self.continuous(self.fraction if self.fraction is not None else 0.5)
+        n = len(self.values)
+        if n == 0:
+            return None
+        data = sorted(self.values)
+        if n == 1:
+            return float(data[0])
+        percent = self.percent()
+        if percent <= 0:
+            return None  # out of bounds for the Go library: eKuiper yields nil
+        rank = percent / 100 * n
+        if rank.is_integer():
+            return float(data[int(rank) - 1])
+        if rank > 1:
+            i = int(rank)
+            return (data[i - 1] + data[i]) / 2
+        return None
 
 
 @_declare("percentile_disc", 2, null_in_null_out=True, constant_args=(1,))
 class PercentileDisc(_Distribution):
-    """percentile_disc(col, p): the first value whose cumulative share reaches p (0.0-1.0)."""
+    """percentile_disc(col, p): the nearest-rank p-quantile (0.0-1.0), always one of the values."""
 
     __slots__ = ()
     name = "percentile_disc"
@@ -386,5 +410,5 @@ class PercentileDisc(_Distribution):
         if not self.values:
             return None
         data = sorted(self.values)
-        p = self.fraction if self.fraction is not None else 0.5
-        return data[max(math.ceil(p * len(data)) - 1, 0)]
+        rank = math.ceil(len(data) * self.percent() / 100)
+        return float(data[max(rank, 1) - 1])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from edgeplane.streams.functions._declare import variadic
 from edgeplane.streams.functions._values import bad_arg, fail, hash_key, to_bool, to_int
 from edgeplane.streams.functions.registry import analytic
 
@@ -96,10 +97,10 @@ class ChangedCol:
         return None
 
 
-@analytic(
+@variadic(
+    "analytic",
     "had_changed",
     2,
-    None,
     doc="had_changed(ignoreNull, expr1, ...): whether any expr changed since last time",
 )
 class HadChanged:
@@ -126,42 +127,45 @@ class HadChanged:
         return False
 
 
-@analytic(
+@variadic(
+    "analytic",
     "changed_cols",
     3,
-    None,
     doc="changed_cols(prefix, ignoreNull, expr, ...): the columns whose value changed, names prefixed",
 )
 class ChangedCols:
-    """Multi-column output: called as ``instance(prefix, ignoreNull, columns)`` where ``columns`` maps each
-    selected expression's output name to its value (``*`` expanded to the row's columns); returns the
-    changed ones as ``{prefix + name: value}``."""
+    """Multi-column output: called as ``instance(prefix, ignoreNull, col1, col2, ...)`` where each column is
+    a ``(name, value)`` pair for a selected expression (its output name) or a ``{name: value}`` mapping
+    (``*`` expanded to the row); returns the changed columns as ``{prefix + name: value}``."""
 
     __slots__ = ("last",)
 
     def __init__(self) -> None:
         self.last: dict[str, Any] = {}
 
-    def __call__(self, prefix: Any, ignore_null: Any, columns: Any) -> dict:
-        if type(columns) is not dict:
-            bad_arg("changed_cols", 2, "the selected columns as a name -> value mapping", columns)
+    def __call__(self, prefix: Any, ignore_null: Any, *columns: Any) -> dict:
         if type(prefix) is not str:
             bad_arg("changed_cols", 0, "a string prefix", prefix)
         skip_nil = to_bool("changed_cols", 1, ignore_null)
-        out = {}
+        out: dict[str, Any] = {}
         last = self.last
-        for name, value in columns.items():
-            if value is None and skip_nil:
-                continue
-            if name in last and _same_value(value, last[name]):
-                continue
-            if name not in last and value is None:
-                continue  # nothing seen yet and nothing now: no change, as eKuiper compares with nil
-            last[name] = value
-            out[prefix + name] = value
+        for i, column in enumerate(columns, start=2):
+            if type(column) is dict:
+                pairs = column.items()
+            elif type(column) is tuple and len(column) == 2 and type(column[0]) is str:
+                pairs = (column,)
+            else:
+                bad_arg("changed_cols", i, "a (name, value) pair or a name -> value mapping", column)
+            for name, value in pairs:
+                if value is None and (skip_nil or name not in last):
+                    continue  # nil never counts as a change when ignored, nor before any value was seen
+                if name in last and _same_value(value, last[name]):
+                    continue
+                last[name] = value
+                out[prefix + name] = value
         return out
 
-    def skip(self, prefix: Any, ignore_null: Any, columns: Any) -> dict:
+    def skip(self, prefix: Any, ignore_null: Any, *columns: Any) -> dict:
         return {}
 
 

@@ -90,7 +90,12 @@ def array_contains(array: Any, value: Any) -> bool | None:
     return any(same(item, value) for item in to_list("array_contains", 0, array))
 
 
-@scalar("array_contains_any", 2, doc="whether the arrays share any member; false when the first is nil")
+@scalar(
+    "array_contains_any",
+    2,
+    aliases=("array_contain_any",),
+    doc="whether the arrays share any member; false when the first is nil",
+)
 def array_contains_any(first: Any, second: Any) -> bool:
     if first is None:
         return False

@@ -144,6 +144,7 @@ _part("hour", lambda d: d.hour, "the hour (0-23)")
 _part("minute", lambda d: d.minute, "the minute (0-59)")
 _part("second", lambda d: d.second, "the second (0-59)")
 _part("microsecond", lambda d: d.microsecond, "the microseconds within the second")
+_part("year", lambda d: d.year, "the year")
 _part("month", lambda d: d.month, "the month (1-12)")
 _part("month_name", lambda d: calendar.month_name[d.month], "the month's name, e.g. January")
 _part(

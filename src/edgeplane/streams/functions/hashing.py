@@ -2,7 +2,7 @@
 
 The argument is hashed as its text (eKuiper's %v rendering, so ``md5(1)`` hashes ``"1"``); bytea values
 are hashed as they are. Digests are lowercase hex strings. ``mh3`` is eKuiper's 32-bit MurmurHash3;
-``crc32`` (IEEE, as a bigint) is an edgeplane addition.
+``crc32`` is the IEEE CRC-32 in hex.
 """
 
 from __future__ import annotations
@@ -78,6 +78,6 @@ def mh3(value: Any) -> int | None:
     return None if value is None else murmur3_32(_data(value))
 
 
-@scalar("crc32", 1, null_in_null_out=True, doc="IEEE CRC-32 of the argument, as a bigint")
-def crc32(value: Any) -> int | None:
-    return None if value is None else zlib.crc32(_data(value))
+@scalar("crc32", 1, null_in_null_out=True, doc="IEEE CRC-32 of the argument as a hex string")
+def crc32(value: Any) -> str | None:
+    return None if value is None else f"{zlib.crc32(_data(value)):x}"

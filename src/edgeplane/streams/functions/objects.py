@@ -15,6 +15,11 @@ def keys(obj: Any) -> list | None:
     return None if obj is None else list(to_dict("keys", 0, obj))
 
 
+@scalar("object_size", 1, null_in_null_out=True, doc="the number of keys of the object")
+def object_size(obj: Any) -> int | None:
+    return None if obj is None else len(to_dict("object_size", 0, obj))
+
+
 @scalar("values", 1, null_in_null_out=True, doc='values({"a":1, "b":2}) is [1,2]')
 def values(obj: Any) -> list | None:
     return None if obj is None else list(to_dict("values", 0, obj).values())

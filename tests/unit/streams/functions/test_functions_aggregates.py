@@ -11,7 +11,9 @@ VALUES = [v for v in TEMPS if v is not None]
 
 CASES = [
     ("avg", [TEMPS], sum(VALUES) / 4),
-    ("avg", [[1, 2]], 1.5),
+    ("avg", [[3, 6, 2, 4, 1]], 3),  # bigints divide as integers: 16 / 5
+    ("avg", [[-7, 2]], -2),  # truncated toward zero, as Go does
+    ("avg", [[1, 2.0]], 1.5),
     ("avg", [[None]], None),
     ("count", [TEMPS], 4),
     ("count", [[]], 0),
@@ -34,10 +36,16 @@ CASES = [
     ("var", [VALUES], statistics.pvariance(VALUES)),
     ("vars", [VALUES], statistics.variance(VALUES)),
     ("vars", [[5]], None),
-    ("percentile", [[1, 2, 3, 4, 5], [0.25] * 5], 2.0),
-    ("percentile", [[10, 20], [0.5, 0.5]], 15.0),
-    ("percentile_disc", [[1, 2, 3, 4, 5], [0.5] * 5], 3),
-    ("percentile_disc", [[1, 2, 3, 4], [0.5] * 4], 2),
+    # eKuiper's percentile_cont (montanaflynn/stats): rank p*n, whole rank picks, else mean of neighbours
+    ("percentile_cont", [[3, 6, 2, 4, 1], [0.5] * 5], 2.5),
+    ("percentile_cont", [[3, 6, 2, 4, 1], [0.3] * 5], 1.5),
+    ("percentile_cont", [[10, 20], [0.5, 0.5]], 10.0),
+    ("percentile", [[10, 20, 30, 40], [0.75] * 4], 30.0),
+    ("percentile_cont", [[7], [0.9]], 7.0),
+    ("percentile_cont", [[1, 2, 3], [0.1] * 3], None),
+    ("percentile_disc", [[3, 6, 2, 4, 1], [0.5] * 5], 3),
+    ("percentile_disc", [[3, 6, 2, 4, 1], [0.25] * 5], 2),
+    ("percentile_disc", [[1, 2, 3, 4], [1.0] * 4], 4),
 ]
 
 
@@ -114,7 +122,7 @@ def test_welford_is_stable_for_large_offsets():
         (
             "percentile",
             [[1, 2], [1.5, 1.5]],
-            "percentile: the percentile must be between 0.0 and 1.0, got 1.5",
+            "percentile_cont: the percentile must be between 0.0 and 1.0, got 1.5",
         ),
         ("last_value", [[1], ["yes"]], "last_value: second argument must be a boolean"),
     ],
@@ -127,6 +135,7 @@ def test_bad_values(name, columns, message):
 
 def test_declarations():
     assert lookup("percentile").constant_args == (1,)
+    assert lookup("percentile") is lookup("percentile_cont")
     assert lookup("count").min_args == 0
     for name in ("avg", "count", "sum", "min", "max", "stddev", "var"):
         assert lookup(name).kind == "aggregate"

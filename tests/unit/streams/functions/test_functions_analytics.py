@@ -71,7 +71,7 @@ def test_changed_values_compare_numbers_by_value_not_booleans():
 
 
 def test_changed_cols_with_prefix():
-    rows = [("c_", True, {"temperature": t, "humidity": h}) for _, t, h in READINGS[:5]]
+    rows = [("c_", True, ("temperature", t), ("humidity", h)) for _, t, h in READINGS[:5]]
     assert run("changed_cols", rows) == [
         {"c_temperature": 23, "c_humidity": 88},
         {},
@@ -81,8 +81,13 @@ def test_changed_cols_with_prefix():
     ]
 
 
+def test_changed_cols_takes_a_row_mapping_for_star():
+    rows = [("", False, {"a": 1, "b": None}), ("", False, {"a": 1, "b": 2}), ("", False, {"a": 3, "b": None})]
+    assert run("changed_cols", rows) == [{"a": 1}, {"b": 2}, {"a": 3, "b": None}]
+
+
 def test_changed_cols_needs_named_columns():
-    with pytest.raises(FunctionError, match="changed_cols: third argument must be the selected columns"):
+    with pytest.raises(FunctionError, match="changed_cols: third argument must be a"):
         lookup("changed_cols").impl()("", True, 5)
 
 

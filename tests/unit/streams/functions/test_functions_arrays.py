@@ -24,6 +24,7 @@ CASES = [
     ("array_remove", (None, 1), None),
     ("array_contains_any", ([1, 2], [3, 2]), True),
     ("array_contains_any", ([1, 2], [3]), False),
+    ("array_contain_any", ([1, 2], [2]), True),
     ("array_contains_any", (None, [3]), False),
     ("array_intersect", ([1, 1, 2, 3], [3, 1, 4]), [3, 1]),
     ("array_intersect", (None, [1]), None),

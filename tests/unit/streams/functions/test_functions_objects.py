@@ -59,3 +59,8 @@ def test_bad_values(call, name, args, message):
     with pytest.raises(FunctionError) as err:
         call(name, *args)
     assert message in str(err.value)
+
+
+def test_object_size(call):
+    assert call("object_size", {"a": 1, "b": None}) == 2
+    assert call("object_size", None) is None
