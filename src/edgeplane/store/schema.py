@@ -62,6 +62,8 @@ def open_writer(path: Path, synchronous: str) -> sqlite3.Connection:
             raise StoreError(f"{path}: cannot switch the database to WAL mode (got {mode!r})")
         conn.execute(f"PRAGMA synchronous={synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
+        # Checkpoints give the WAL's space back to the database; cap what the WAL file keeps after one.
+        conn.execute("PRAGMA journal_size_limit=67108864")
         conn.executescript(_DDL)
         version = read_meta(conn, "schema_version")
         if version == 0:

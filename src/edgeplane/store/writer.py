@@ -120,12 +120,15 @@ class Writer:
         self.compacted = read_meta(conn, "compacted")
         self._cursor = read_meta(conn, "compact_cursor")  # history below it is already compacted
         self._queue: queue.SimpleQueue[Request] = queue.SimpleQueue()
+        self._failed: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
     def submit(self, request: Request) -> None:
+        if self._failed is not None:
+            raise StoreError(f"the store's writer has stopped: {self._failed!r}")
         self._queue.put(request)
 
     def stop(self) -> None:
@@ -139,6 +142,7 @@ class Writer:
 
     def _run(self) -> None:
         next_tick = time.monotonic() + self._compact_interval
+        batch: list[Request] = []
         try:
             while True:
                 batch, stopping = self._take_batch(self._wait_time(next_tick))
@@ -151,8 +155,24 @@ class Writer:
                     self._commit(batch, compact=True)
                 if stopping:
                     return
+        except BaseException as exc:  # a bug; fail what waits rather than leave it hanging
+            log.exception("store: writer thread failed")
+            self._failed = exc
+            self._fail_queued(batch, exc)
         finally:
             self._conn.close()
+
+    def _fail_queued(self, batch: list[Request], exc: BaseException) -> None:
+        """Fail the batch in hand and every queued request (resolved ones are skipped on delivery)."""
+        requests = list(batch)
+        while True:
+            try:
+                requests.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        error = f"the store's writer has stopped: {exc!r}"
+        outcomes = [(r[4], StoreError(error)) for r in requests if r is not _STOP and r[4] is not None]
+        self._report(outcomes, [])
 
     def _wait_time(self, next_tick: float) -> float | None:
         if self._cursor < self.compacted:

@@ -290,3 +290,19 @@ async def test_range_of_ten_thousand_keys_is_fast(store: SQLiteStore) -> None:
     elapsed = loop.time() - started
     assert len(result.kvs) == 10_000
     assert elapsed < 0.5  # typically ~15 ms; generous for a loaded CI machine
+
+
+async def test_a_failing_writer_fails_requests_instead_of_hanging(tmp_path: Path, caplog) -> None:
+    store = SQLiteStore(tmp_path, retain_seconds=None)
+    writer = store._writer
+
+    def broken(batch, compact):
+        raise SystemError("simulated bug")
+
+    writer._commit = broken  # the thread looks the method up on every batch
+    with pytest.raises(StoreError, match="writer has stopped: SystemError"):
+        await asyncio.wait_for(store.create("/k", b"v"), 5)
+    with pytest.raises(StoreError, match="writer has stopped"):
+        await store.create("/k2", b"v")
+    assert "writer thread failed" in caplog.text
+    await store.close()
