@@ -306,3 +306,16 @@ async def test_a_failing_writer_fails_requests_instead_of_hanging(tmp_path: Path
         await store.create("/k2", b"v")
     assert "writer thread failed" in caplog.text
     await store.close()
+
+
+async def test_sqlite_failure_of_one_request_fails_only_that_request(store: SQLiteStore) -> None:
+    # Lower SQLite's blob limit so one value is refused by SQLite itself, mid-transaction.
+    store._writer._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 10_000)
+    values = [b"small"] * 10 + [b"x" * 20_000] + [b"small"] * 10
+    results = await asyncio.gather(
+        *(store.create(f"/f/{i}", v) for i, v in enumerate(values)), return_exceptions=True
+    )
+    failed = results.pop(10)
+    assert isinstance(failed, StoreError) and "write of key '/f/10' failed" in str(failed)
+    assert sorted(kv.mod_revision for kv in results) == list(range(1, 21))
+    assert await store.count("/f/") == 20 and await store.get("/f/10") is None
