@@ -23,15 +23,12 @@ from typing import Any
 
 from edgeplane.api import errors
 from edgeplane.api.errors import Cause
+from edgeplane.api.quantity import QuantityError, parse_quantity
 from edgeplane.api.schema import ref_name
 
 STRICT, WARN, IGNORE = "Strict", "Warn", "Ignore"
 FIELD_VALIDATION_MODES = (STRICT, WARN, IGNORE)
 
-QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
-_quantity = re.compile(
-    r"[+-]?(\d+\.?\d*|\.\d+)((Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E)|([eE][+-]?\d+))?"
-).fullmatch
 _date_time = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})").fullmatch
 _date = re.compile(r"\d{4}-\d{2}-\d{2}").fullmatch
 INT32 = (-(2**31), 2**31 - 1)
@@ -205,10 +202,10 @@ def _int_or_string(node: dict[str, Any]) -> Validator:
 
 def _quantity_check(value: Any, path: str, run: Run) -> None:
     if type(value) is str:
-        if not _quantity(value):
-            run.causes.append(
-                errors.invalid(path, value, f"quantities must match the regular expression '{QUANTITY_PATTERN}'")
-            )
+        try:
+            parse_quantity(value)
+        except QuantityError as exc:
+            run.causes.append(errors.invalid(path, value, exc.reason))
     elif type(value) not in (int, float):
         run.causes.append(errors.type_invalid(path, value, "string"))
 
