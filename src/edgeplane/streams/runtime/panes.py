@@ -50,7 +50,9 @@ class QueryPaneSink:
         """A window's rows (``emit_empty``: an empty result is still an emission, as eKuiper's windows
         send ``[]``; a single message's join or aggregate does not)."""
         if emit_empty is None:
-            emit_empty = self.emit_empty and bool(rows or self.order is None)
+            emit_empty = self.emit_empty
+        if not rows and not emit_empty:
+            return  # event time: a window without rows is not computed at all
         if self.order is not None:
             rows = sorted(rows, key=self.order)
         if self.join is not None:
