@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from edgeplane.api.jsonpath import compile_path
+from edgeplane.api.selectors import LabelSelector, SelectorError
 
 Row = Callable[[dict[str, Any], datetime], list[Any]]
 NAME_DESCRIPTION = (
@@ -113,12 +114,10 @@ def format_selector(selector: dict[str, Any] | None) -> str:
     """``metav1.FormatLabelSelector``: ``app=web,tier in (a,b)``; ``<none>`` when empty."""
     if not selector:
         return "<none>"
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for req in selector.get("matchExpressions") or ():
-        key, op, values = req.get("key", ""), req.get("operator"), ",".join(sorted(req.get("values") or []))
-        parts.append({"In": f"{key} in ({values})", "NotIn": f"{key} notin ({values})",
-                      "Exists": key, "DoesNotExist": f"!{key}"}.get(op, key))
-    return ",".join(parts) or "<none>"
+    try:
+        return str(LabelSelector.from_dict(selector)) or "<none>"
+    except SelectorError:
+        return "<error>"
 
 
 def format_labels(labels: dict[str, str] | None) -> str:

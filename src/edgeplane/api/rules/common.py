@@ -8,6 +8,7 @@ from typing import Any
 from edgeplane.api import errors, names
 from edgeplane.api.errors import Cause
 from edgeplane.api.metadata import validate_labels
+from edgeplane.api.selectors import LabelSelector, SelectorError
 
 PROTOCOLS = ["SCTP", "TCP", "UDP"]
 SELECTOR_OPERATORS = ["In", "NotIn", "Exists", "DoesNotExist"]
@@ -85,19 +86,8 @@ def label_selector(selector: dict[str, Any], path: str) -> list[Cause]:
 
 
 def selector_matches(selector: dict[str, Any], labels: dict[str, str]) -> bool:
-    """Whether a LabelSelector selects a set of labels (used to check templates against selectors)."""
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for req in selector.get("matchExpressions") or ():
-        key, operator, values = req.get("key"), req.get("operator"), req.get("values") or []
-        present = key in labels
-        if operator == "In" and (not present or labels[key] not in values):
-            return False
-        if operator == "NotIn" and present and labels[key] in values:
-            return False
-        if operator == "Exists" and not present:
-            return False
-        if operator == "DoesNotExist" and present:
-            return False
-    return True
+    """Whether a LabelSelector selects a set of labels; a malformed selector (reported elsewhere) does not."""
+    try:
+        return LabelSelector.from_dict(selector).matches(labels)
+    except SelectorError:
+        return False

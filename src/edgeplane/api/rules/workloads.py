@@ -64,20 +64,23 @@ def _selected_template(spec: dict[str, Any], old: dict[str, Any] | None, what: s
     causes: list[Cause] = []
     selector = spec.get("selector")
     template = spec.get("template")
+    usable = False
     if selector is None:
         causes.append(errors.required("spec.selector"))
     else:
-        causes += label_selector(selector, "spec.selector")
+        selector_causes = label_selector(selector, "spec.selector")
+        causes += selector_causes
         if not selector.get("matchLabels") and not selector.get("matchExpressions"):
             causes.append(errors.invalid("spec.selector", selector, f"empty selector is invalid for {what}"))
+        else:
+            usable = not selector_causes
     if template is None:
         if what != "replicaset":
             causes.append(errors.required("spec.template"))
     else:
         labels = (template.get("metadata") or {}).get("labels") or {}
         causes += validate_labels(labels, "spec.template.metadata.labels")
-        if selector and (selector.get("matchLabels") or selector.get("matchExpressions")) \
-                and not selector_matches(selector, labels):
+        if usable and not selector_matches(selector, labels):
             causes.append(errors.invalid("spec.template.metadata.labels", labels,
                                          "`selector` does not match template `labels`"))
         pod_spec = template.get("spec") or {}
