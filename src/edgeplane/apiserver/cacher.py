@@ -209,13 +209,13 @@ class Cacher:
     def remove(self, sink: Sink) -> None:
         self.sinks.discard(sink)
 
-    async def wait_for_revision(self, revision: int, timeout: float) -> bool:
+    async def wait_for_revision(self, revision: int, within: float) -> bool:
         if self.revision >= revision:
             return True
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._revision_waiters.append((revision, fut))
         try:
-            await asyncio.wait_for(fut, timeout)
+            await asyncio.wait_for(fut, within)
             return True
         except TimeoutError:
             return False

@@ -300,7 +300,7 @@ def selector_filter(rt: ResourceType, q: MultiMapping[str]) -> Callable[[dict[st
         def field_check(obj: dict[str, Any]) -> bool:
             return fields.matches(lambda path: rt.field_value(obj, path))
     if label_check and field_check:
-        return lambda obj: label_check((obj["metadata"].get("labels"))) and field_check(obj)
+        return lambda obj: label_check(obj["metadata"].get("labels")) and field_check(obj)
     if label_check:
         return lambda obj: label_check(obj["metadata"].get("labels"))
     return field_check
@@ -324,7 +324,7 @@ def make_patcher(rt: ResourceType, kind: str, patch: Any) -> Callable[[dict[str,
                 return apply_strategic_merge_patch(current, patch, rt.patch_meta())
             return apply_merge_patch(current, patch)
         except PatchError as exc:
-            raise errors.APIError(422, "Invalid", f"the server rejected our request due to an error in our request: {exc}") from None
+            raise exc.api_error() from None
 
     return mutate
 

@@ -11,8 +11,8 @@ from edgeplane.api import errors
 from edgeplane.api.openapi import openapi_v3_document, openapi_v3_index
 from edgeplane.api.registry import Registry
 from edgeplane.apiserver import discovery
-from edgeplane.apiserver.codec import encode
 from edgeplane.apiserver.auth import Authenticator, Authorizer, RequestAttributes, UserInfo
+from edgeplane.apiserver.codec import encode
 from edgeplane.apiserver.context import APIContext
 from edgeplane.apiserver.handlers import ResourceHandler, json_response
 from edgeplane.apiserver.requestinfo import RequestInfo, parse_request

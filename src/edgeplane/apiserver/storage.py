@@ -17,6 +17,7 @@ import orjson
 from edgeplane.api import errors
 from edgeplane.api.registry import ResourceType
 from edgeplane.apiserver.objectmeta import generated_name, meta, new_uid, now_rfc3339
+from edgeplane.apiserver.strategies import PREPARE_FOR_CREATE
 from edgeplane.store.interface import (
     CompactedError,
     FutureRevisionError,
@@ -160,7 +161,9 @@ class ResourceStorage:
                 "the remainder of the results."
             ) from None
         except FutureRevisionError as exc:
-            raise errors.APIError(504, "Timeout", f"Too large resource version: {exc.requested}, current: {exc.current}")
+            raise errors.APIError(
+                504, "Timeout", f"Too large resource version: {exc.requested}, current: {exc.current}"
+            ) from None
 
     # -- create ----------------------------------------------------------------------------------
 
@@ -191,6 +194,9 @@ class ResourceStorage:
         if rt.kind in _STATUS_RESET_ON_CREATE or (rt.is_crd and "status" in rt.subresources):
             obj.pop("status", None)
         rt.apply_defaults(obj)
+        prepare = PREPARE_FOR_CREATE.get((rt.group, rt.kind))
+        if prepare:
+            prepare(obj)
         warnings = self._validate(obj, None, opts)
         for hook in self.admission:
             await hook("create", rt, obj, None)

@@ -13,7 +13,7 @@ import orjson
 from aiohttp import web
 
 from edgeplane.api.registry import ResourceType
-from edgeplane.apiserver.cacher import Cacher, CacheEvent, cache_event
+from edgeplane.apiserver.cacher import CacheEvent, Cacher, cache_event
 from edgeplane.apiserver.storage import decode
 from edgeplane.apiserver.tables import table_row
 from edgeplane.store.interface import CompactedError, Store
@@ -208,9 +208,9 @@ def _and(keep: Callable[[dict[str, Any]], bool] | None, name: str) -> Callable[[
     return lambda o: o["metadata"].get("name") == name and keep(o)
 
 
-async def _wait_store(store: Store, rv: int, timeout: float = 3.0) -> bool:
+async def _wait_store(store: Store, rv: int, within: float = 3.0) -> bool:
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + within
     while store.revision < rv:
         if loop.time() > end:
             return False

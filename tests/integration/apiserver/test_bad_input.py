@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from tests.integration.apiserver.http import admin_session, configmap
 from tests.integration.cloudproc import Cloud
@@ -14,7 +15,7 @@ from tests.integration.cloudproc import Cloud
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def http(cloud: Cloud) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
     async with admin_session(cloud.kubeconfig) as pair:
         yield pair
@@ -57,7 +58,7 @@ async def test_invalid_objects_get_422_with_field_causes(http) -> None:
     session, server = http
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "Bad_Name"},
-        "spec": {"replicas": "three", "selector": {"matchLabels": {"app": "x"}},
+        "spec": {"replicas": -1, "selector": {"matchLabels": {"app": "x"}},
                  "template": {"metadata": {"labels": {"app": "y"}},
                               "spec": {"containers": [{"name": "c"}], "restartPolicy": "Sometimes"}}},
     }
@@ -66,10 +67,18 @@ async def test_invalid_objects_get_422_with_field_causes(http) -> None:
     assert resp.status == 422 and body["reason"] == "Invalid"
     fields = {c["field"]: c for c in body["details"]["causes"]}
     assert "metadata.name" in fields
-    assert fields["spec.replicas"]["reason"] in ("FieldValueTypeInvalid", "FieldValueInvalid")
+    assert fields["spec.replicas"]["reason"] == "FieldValueInvalid"
     assert fields["spec.template.spec.containers[0].image"]["reason"] == "FieldValueRequired"
     assert fields["spec.template.spec.restartPolicy"]["reason"] == "FieldValueNotSupported"
     assert body["message"].startswith('Deployment.apps "Bad_Name" is invalid: ')
+
+    deployment["metadata"]["name"] = "typed"
+    deployment["spec"]["replicas"] = "three"
+    async with session.post(f"{server}/apis/apps/v1/namespaces/default/deployments", json=deployment) as resp:
+        body = await _status(resp)
+    assert resp.status == 422
+    assert body["details"]["causes"] == [{"reason": "FieldValueTypeInvalid", "field": "spec.replicas",
+                                          "message": 'Invalid value: "three": must be of type integer'}]
 
     async with session.post(f"{server}/api/v1/namespaces/default/configmaps?fieldValidation=Strict",
                             json={**configmap("strict"), "extra": {"x": 1}}) as resp:

@@ -55,6 +55,10 @@ spec:
 """
 
 
+def _configmap(name: str) -> str:
+    return f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n"
+
+
 @pytest.fixture(scope="module")
 def applied(kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("manifests") / "shop.yaml"
@@ -124,7 +128,7 @@ def test_get_in_every_output_format(kubectl: Kubectl, applied: Path) -> None:
 
 def test_label_selectors(kubectl: Kubectl, applied: Path) -> None:
     for name, tier in (("sel-a", "backend"), ("sel-b", "frontend"), ("sel-c", "cache")):
-        kubectl("create", "configmap", name, "-n", "shop")
+        kubectl("apply", "-f", "-", input=_configmap(name))
         kubectl("label", "configmap", name, "-n", "shop", f"tier={tier}", "group=sel")
 
     def names(selector: str) -> list[str]:
@@ -137,7 +141,7 @@ def test_label_selectors(kubectl: Kubectl, applied: Path) -> None:
     assert names("group=sel,tier notin (frontend)") == ["sel-a", "sel-c"]
     assert names("!group,tier") == ["app-config"]
     bad = kubectl("get", "cm", "-n", "shop", "-l", "tier in frontend", check=False)
-    assert bad.returncode != 0 and "tier in frontend" in bad.stderr or "unable to parse" in bad.stderr
+    assert (bad.returncode != 0 and "tier in frontend" in bad.stderr) or "unable to parse" in bad.stderr
 
 
 def test_get_all_and_api_resources(kubectl: Kubectl, applied: Path) -> None:
@@ -191,10 +195,12 @@ def test_edit_with_a_scripted_editor(kubectl: Kubectl, applied: Path, tmp_path: 
 
 
 def test_describe_shows_events(kubectl: Kubectl, applied: Path) -> None:
+    uid = kubectl("get", "deploy", "web", "-n", "shop", "-o", "jsonpath={.metadata.uid}").stdout
     event = {
         "apiVersion": "v1", "kind": "Event",
         "metadata": {"name": "web.1", "namespace": "shop"},
-        "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "shop", "apiVersion": "apps/v1"},
+        "involvedObject": {"kind": "Deployment", "name": "web", "namespace": "shop", "apiVersion": "apps/v1",
+                           "uid": uid},
         "reason": "ScalingReplicaSet", "message": "Scaled up replica set web-1 to 2", "type": "Normal",
         "source": {"component": "deployment-controller"}, "count": 1,
         "firstTimestamp": "2026-01-01T00:00:00Z", "lastTimestamp": "2026-01-01T00:00:00Z",
@@ -220,7 +226,7 @@ def test_invalid_manifest_names_the_field_and_stores_nothing(kubectl: Kubectl, a
                    .replace("image: nginx:1.27", "image: ''"))
     proc = kubectl("apply", "-f", str(bad), check=False)
     assert proc.returncode != 0
-    assert 'Deployment.apps "broken" is invalid' in proc.stderr
+    assert 'The Deployment "broken" is invalid' in proc.stderr
     assert "spec.template.spec.containers[0].image: Required value" in proc.stderr
     assert kubectl("get", "deploy", "broken", "-n", "shop", check=False).returncode != 0
 
@@ -242,7 +248,7 @@ def test_get_watch_prints_changes_as_they_happen(cloud: Cloud, kubectl: Kubectl,
     )
     try:
         time.sleep(1.5)
-        kubectl("create", "configmap", "watched", "-n", "shop")
+        kubectl("apply", "-f", "-", input=_configmap("watched"))
         kubectl("label", "configmap", "watched", "-n", "shop", "watched=yes")
         kubectl("annotate", "configmap", "watched", "-n", "shop", "note=1")
         kubectl("delete", "configmap", "watched", "-n", "shop")
@@ -255,7 +261,7 @@ def test_get_watch_prints_changes_as_they_happen(cloud: Cloud, kubectl: Kubectl,
 
 
 def test_delete_returns_once_the_object_is_gone(kubectl: Kubectl, applied: Path) -> None:
-    kubectl("create", "configmap", "doomed", "-n", "shop")
+    kubectl("apply", "-f", "-", input=_configmap("doomed"))
     out = kubectl("delete", "configmap", "doomed", "-n", "shop").stdout
     assert 'configmap "doomed" deleted' in out
     proc = kubectl("get", "configmap", "doomed", "-n", "shop", check=False)

@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import orjson
-import pytest
 
 from tests.integration.apiserver.http import admin_session, configmap
 from tests.integration.cloudproc import Cloud
