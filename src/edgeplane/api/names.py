@@ -6,6 +6,7 @@ can wrap them in causes at the field they are checking.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -70,10 +71,22 @@ CONFIG_KEY_MSG = _regex_error(
 )
 
 
+def _cached_validity(check: Check) -> Check:
+    """Names repeat (label keys, namespaces, config keys), so remember which are valid; errors are rebuilt."""
+    valid = functools.lru_cache(maxsize=8192)(lambda value: not check(value))
+
+    @functools.wraps(check)
+    def cached(value: str) -> list[str]:
+        return [] if valid(value) else check(value)
+
+    return cached
+
+
 def _too_long(limit: int) -> str:
     return f"must be no more than {limit} characters"
 
 
+@_cached_validity
 def dns1123_subdomain(value: str) -> list[str]:
     errors = [_too_long(253)] if len(value) > 253 else []
     if not _subdomain(value):
@@ -81,6 +94,7 @@ def dns1123_subdomain(value: str) -> list[str]:
     return errors
 
 
+@_cached_validity
 def dns1123_label(value: str) -> list[str]:
     errors = [_too_long(63)] if len(value) > 63 else []
     if not _label_1123(value):
@@ -88,6 +102,7 @@ def dns1123_label(value: str) -> list[str]:
     return errors
 
 
+@_cached_validity
 def dns1035_label(value: str) -> list[str]:
     errors = [_too_long(63)] if len(value) > 63 else []
     if not _label_1035(value):
@@ -95,6 +110,7 @@ def dns1035_label(value: str) -> list[str]:
     return errors
 
 
+@_cached_validity
 def qualified_name(value: str) -> list[str]:
     """Label and annotation keys: ``[prefix/]name`` with a DNS-1123 subdomain prefix."""
     parts = value.split("/")
@@ -123,6 +139,7 @@ def qualified_name(value: str) -> list[str]:
     return errors
 
 
+@_cached_validity
 def label_value(value: str) -> list[str]:
     errors = [_too_long(63)] if len(value) > 63 else []
     if not _label_value(value):
@@ -130,6 +147,7 @@ def label_value(value: str) -> list[str]:
     return errors
 
 
+@_cached_validity
 def config_key(value: str) -> list[str]:
     errors = [_too_long(253)] if len(value) > 253 else []
     if not _config_key(value):

@@ -144,6 +144,13 @@ class Compiler:
                             drop = [*(drop or ()), key]
                         continue
                     entry[0](item, f"{path}.{key}" if path else key, run)
+                elif values is plain_string:
+                    # String maps (labels, data) are the bulk of most objects: check inline, no path built.
+                    if type(item) is not str and not (item is None and values_nullable):
+                        if item is None and structural:
+                            drop = [*(drop or ()), key]
+                        else:
+                            run.causes.append(errors.type_invalid(f"{path}[{key}]", item, "string"))
                 elif values is not None:
                     if item is None:
                         if values_nullable:
@@ -210,6 +217,11 @@ def _quantity_check(value: Any, path: str, run: Run) -> None:
         run.causes.append(errors.type_invalid(path, value, "string"))
 
 
+def plain_string(value: Any, path: str, run: Run) -> None:
+    if type(value) is not str:
+        run.causes.append(errors.type_invalid(path, value, "string"))
+
+
 def _string(node: dict[str, Any], lenient: bool) -> Validator:
     fmt = node.get("format")
     enum = None if lenient else node.get("enum")
@@ -217,12 +229,7 @@ def _string(node: dict[str, Any], lenient: bool) -> Validator:
     min_len, max_len = node.get("minLength"), node.get("maxLength")
     plain = enum is None and pattern is None and min_len is None and max_len is None
     if plain and fmt not in ("byte", "date-time", "date"):
-
-        def check_plain(value: Any, path: str, run: Run) -> None:
-            if type(value) is not str:
-                run.causes.append(errors.type_invalid(path, value, "string"))
-
-        return check_plain
+        return plain_string
 
     def check(value: Any, path: str, run: Run) -> None:
         if type(value) is not str:
