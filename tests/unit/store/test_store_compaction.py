@@ -104,7 +104,7 @@ async def test_compact_to_future_fails_and_to_past_is_a_no_op(store: SQLiteStore
 
 
 async def test_compaction_survives_restart_and_resumes(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path, retain_seconds=None, compact_chunk=1)
+    store = SQLiteStore(tmp_path, retain_seconds=None, compact_chunk=1, synchronous="NORMAL")
     kv = await store.create("/k", b"")
     for _ in range(3000):
         kv = await store.update("/k", b"v", kv.mod_revision)
