@@ -242,6 +242,12 @@ class ExprCompiler:
         for i in fn.constant_args:
             if i < n and not isinstance(e.args[i], ast.Literal):
                 raise self.error(f"argument {i + 1} of {e.name} must be a constant", e.args[i])
+        if fn.validate_args is not None:
+            values = tuple(a.value if isinstance(a, ast.Literal) else registry.NOT_CONSTANT for a in e.args)
+            try:
+                fn.validate_args(values)
+            except registry.FunctionError as exc:
+                raise self.error(str(exc), e) from None
         return fn
 
     def args(self, e: ast.Call) -> list[str]:

@@ -7,6 +7,7 @@ any number of arguments, so they are declared here with an open upper bound.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from edgeplane.streams.functions.registry import FunctionDef, Kind, lookup, register
@@ -33,17 +34,4 @@ def alias(name: str, *aliases: str) -> None:
     if fn is None:
         raise KeyError(f"cannot alias unknown function {name!r}")
     for other in aliases:
-        register(
-            FunctionDef(
-                other,
-                fn.kind,
-                fn.min_args,
-                fn.max_args,
-                fn.impl,
-                accumulator=fn.accumulator,
-                needs_context=fn.needs_context,
-                null_in_null_out=fn.null_in_null_out,
-                constant_args=fn.constant_args,
-                doc=fn.doc,
-            )
-        )
+        register(replace(fn, name=other, aliases=()))

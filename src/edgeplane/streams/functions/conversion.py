@@ -20,7 +20,7 @@ from edgeplane.streams.functions._values import (
     to_str,
     to_string_convert_all,
 )
-from edgeplane.streams.functions.registry import FunctionError, scalar
+from edgeplane.streams.functions.registry import NOT_CONSTANT, FunctionError, scalar
 
 _TRUE_TEXT = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _FALSE_TEXT = frozenset({"0", "f", "F", "FALSE", "false", "False"})
@@ -107,11 +107,18 @@ _CASTS = {
 }
 
 
+def _check_cast_type(args: tuple[Any, ...]) -> None:
+    target = args[1]
+    if target is not NOT_CONSTANT and (type(target) is not str or target not in _CASTS):
+        fail("cast", f"unknown type {target!r}, expected one of: {', '.join(_CASTS)}")
+
+
 @scalar(
     "cast",
     2,
     null_in_null_out=True,
     constant_args=(1,),
+    validate_args=_check_cast_type,
     doc='cast(x, "bigint"|"float"|"string"|"boolean"|"bytea"|"datetime")',
 )
 def cast(value: Any, target: Any) -> Any:

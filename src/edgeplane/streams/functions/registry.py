@@ -22,6 +22,16 @@ class FunctionError(Exception):
     counts it against the rule, drops that message's result, and goes on."""
 
 
+class _NotConstant:
+    """Stands for an argument whose value is only known per message, in what ``validate_args`` sees."""
+
+    def __repr__(self) -> str:
+        return "NOT_CONSTANT"
+
+
+NOT_CONSTANT: Any = _NotConstant()
+
+
 class CallContext(Protocol):
     """What the engine gives functions declared with ``needs_context=True``."""
 
@@ -58,6 +68,9 @@ class FunctionDef:
     null_in_null_out: bool = False
     # Arguments that must be constants (indexes from 0), checked at compile time: percentile's fraction.
     constant_args: tuple[int, ...] = ()
+    # Compile-time check of a call: validate_args(args), args[i] the literal value of argument i or
+    # NOT_CONSTANT; raises FunctionError for a call that could never succeed (cast(x, "decimal")).
+    validate_args: Callable[[tuple[Any, ...]], None] | None = None
     doc: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
 

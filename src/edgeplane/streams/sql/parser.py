@@ -152,22 +152,24 @@ class _Parser:
                 columns.append(self.column())
         self.expect_op(")", '"," or ")" after a column')
         options: dict[str, str] = {}
-        if self.accept_kw("WITH"):
-            self.expect_op("(", '"(" after WITH')
-            while True:
-                key_tok = self.name("an option name")
-                key = key_tok.text.upper()
-                if key not in STREAM_OPTIONS:
-                    raise SQLError(f"unknown option {key_tok.text}, expected one of "
-                                   f"{', '.join(sorted(STREAM_OPTIONS))}", self.sql, key_tok.pos)
-                self.expect_op("=", f'"=" after {key}')
-                value = self.advance()
-                if value.type not in (T.STRING, T.INTEGER, T.NUMBER, T.IDENT):
-                    raise self.error(f"a value for {key}", value)
-                options[key] = value.text
-                if not self.accept_op(","):
-                    break
-            self.expect_op(")", '"," or ")" in the WITH options')
+        # eKuiper requires the WITH clause: a stream must at least say where its data comes from.
+        if not self.accept_kw("WITH"):
+            raise self.error("WITH (DATASOURCE=..., ...) after the column list")
+        self.expect_op("(", '"(" after WITH')
+        while True:
+            key_tok = self.name("an option name")
+            key = key_tok.text.upper()
+            if key not in STREAM_OPTIONS:
+                raise SQLError(f"unknown option {key_tok.text}, expected one of "
+                               f"{', '.join(sorted(STREAM_OPTIONS))}", self.sql, key_tok.pos)
+            self.expect_op("=", f'"=" after {key}')
+            value = self.advance()
+            if value.type not in (T.STRING, T.INTEGER, T.NUMBER, T.IDENT):
+                raise self.error(f"a value for {key}", value)
+            options[key] = value.text
+            if not self.accept_op(","):
+                break
+        self.expect_op(")", '"," or ")" in the WITH options')
         stmt = ast.CreateStream(kind, name, columns, options, pos)
         if kind == "TABLE" and options.get("KIND", "scan").lower() not in ("scan", "lookup"):
             raise SQLError(f"KIND must be scan or lookup, found {options['KIND']}", self.sql, pos)
