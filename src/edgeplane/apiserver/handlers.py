@@ -353,8 +353,8 @@ def scale_of(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     spec_path, status_path, selector_path = paths
     m = obj["metadata"]
     status: dict[str, Any] = {"replicas": _path_get(obj, status_path) or 0}
-    if selector_path:
-        selector = _path_get(obj, selector_path)
+    selector = _path_get(obj, selector_path) if selector_path else (obj.get("spec") or {}).get("selector")
+    if selector:
         if isinstance(selector, dict):
             try:
                 selector = str(LabelSelector.from_dict(selector))

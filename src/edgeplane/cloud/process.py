@@ -13,6 +13,8 @@ from aiohttp import web
 from edgeplane.apiserver.auth import Authenticator, Authorizer
 from edgeplane.apiserver.bootstrap import Bootstrap
 from edgeplane.apiserver.server import APIServer
+from edgeplane.client.local import LocalClient
+from edgeplane.controllers.manager import ControllerManager
 from edgeplane.pki.admin import ensure_admin_kubeconfig
 from edgeplane.pki.ca import CertificateAuthority
 from edgeplane.pki.tls import server_ssl_context
@@ -32,6 +34,7 @@ class CloudConfig:
     token_file: Path | None = None
     history_retention: float = 300.0  # seconds of store history kept for watches and consistent paging
     compaction_interval: float = 60.0
+    controllers: bool = True
 
     @property
     def server_url(self) -> str:
@@ -49,6 +52,7 @@ class CloudProcess:
         self.bootstrap: Bootstrap | None = None
         self._runner: web.AppRunner | None = None
         self.kubeconfig: Path | None = None
+        self.controllers: ControllerManager | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -77,8 +81,13 @@ class CloudProcess:
         await site.start()
         self.api.ready = True
         log.info("API server listening on %s", cfg.server_url)
+        if cfg.controllers:
+            self.controllers = ControllerManager(LocalClient(self.api.ctx))
+            self.controllers.start()
 
     async def stop(self) -> None:
+        if self.controllers:
+            await self.controllers.stop()
         if self.api:
             self.api.ready = False
         if self._runner:
