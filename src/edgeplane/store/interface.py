@@ -121,7 +121,7 @@ class Store(abc.ABC):
     @property
     @abc.abstractmethod
     def compacted_revision(self) -> int:
-        """Reads and watches at or below this revision fail with CompactedError."""
+        """Reads below this revision, and watches after a revision below it, fail with CompactedError."""
 
     @abc.abstractmethod
     async def get(self, key: str, revision: int = 0) -> KeyValue | None:
