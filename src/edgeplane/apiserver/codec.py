@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import yaml
 
-from edgeplane.api import errors
+from edgeplane.api import errors, protobuf
 
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's limit for a request body
 
@@ -39,11 +39,15 @@ def decode_body(raw: bytes, content_type: str | None) -> Any:
             return yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise errors.bad_request(f"error converting YAML to JSON: {_one_line(str(exc))}") from None
-    if kind == "application/vnd.kubernetes.protobuf":
-        raise errors.unsupported_media_type(
-            "the body of the request was in an unknown format - accepted media types include: "
-            "application/json, application/yaml"
-        )
+    if kind == protobuf.MEDIA_TYPE:
+        try:
+            return protobuf.decode_object(raw)
+        except protobuf.UnsupportedKind as exc:
+            raise errors.unsupported_media_type(
+                f"{exc}: send this kind as application/json or application/yaml"
+            ) from None
+        except protobuf.DecodeError as exc:
+            raise errors.bad_request(f"unable to decode the protobuf body: {exc}") from None
     raise errors.unsupported_media_type(
         f'the body of the request was in an unknown format "{kind}" - accepted media types include: '
         "application/json, application/yaml"
