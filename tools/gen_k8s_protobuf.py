@@ -19,6 +19,8 @@ Regenerate (any kubectl of the wanted release will do):
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import zlib
 from dataclasses import dataclass, field
@@ -130,7 +132,7 @@ def embedded_descriptors(binary: bytes) -> dict[str, bytes]:
         if inflater.eof and data:
             try:
                 name = next((v for n, t, v in wire.fields(data) if n == 1 and t == wire.LENGTH), b"")
-            except wire.WireError:
+            except wire.DecodeError:
                 name = b""
             if isinstance(name, bytes) and name.endswith(b".proto"):
                 found[name.decode()] = data
@@ -284,12 +286,17 @@ def render(messages: dict[str, Message], names: list[str], kinds: dict[tuple[str
     return "\n".join(lines)
 
 
+def kubectl_version(binary: Path) -> str:
+    out = subprocess.run([str(binary), "version", "--client", "-o", "json"], capture_output=True, text=True,
+                         check=True, timeout=30).stdout
+    return json.loads(out)["clientVersion"]["gitVersion"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("binary", type=Path, help="a Go binary linking k8s.io/api, such as kubectl")
     parser.add_argument("--output", type=Path, default=OUTPUT)
-    parser.add_argument("--source", default="kubectl's embedded descriptors",
-                        help="how the header names where the descriptors came from")
+    parser.add_argument("--source", help="how the header names the binary (default: kubectl's version)")
     args = parser.parse_args()
 
     descriptors = embedded_descriptors(args.binary.read_bytes())
@@ -307,7 +314,8 @@ def main() -> None:
     check_inline(messages, names)
     kinds = {(GROUPS[messages[n].name.rpartition(".")[0]], n.rpartition(".")[2]): n
              for n in roots if not messages[n].map_entry and is_kind(messages[n])}
-    args.output.write_text(render(messages, names, kinds, args.source))
+    source = args.source or f"the descriptors in kubectl {kubectl_version(args.binary)}"
+    args.output.write_text(render(messages, names, kinds, source))
     print(f"wrote {args.output}: {len(names)} messages, {len(kinds)} kinds", file=sys.stderr)
 
 
