@@ -10,6 +10,25 @@ from pathlib import Path
 import click
 
 from edgeplane.cloud.process import CloudConfig, CloudProcess
+from edgeplane.controllers.settings import ControllerSettings, DurationError, parse_duration
+
+
+class _Duration(click.ParamType):
+    """A Go duration ("40s", "5m", "1h30m") or a number of seconds; must be positive."""
+
+    name = "duration"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            seconds = float(value)
+        else:
+            try:
+                seconds = parse_duration(str(value))
+            except DurationError as exc:
+                self.fail(str(exc), param, ctx)
+        if seconds <= 0:
+            self.fail(f"{value!r} must be a positive duration", param, ctx)
+        return seconds
 
 
 @click.command("cloud")
@@ -27,17 +46,20 @@ from edgeplane.cloud.process import CloudConfig, CloudProcess
               help="Seconds of change history kept; watches from older resourceVersions get 410 Gone.")
 @click.option("--compaction-interval", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds between automatic compactions of the store's history.")
+@click.option("--node-monitor-grace-period", type=_Duration(), default="40s", show_default=True,
+              help="How long a node may go without renewing its Lease before it is marked unreachable.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def command(data_dir: Path, bind_address: str, port: int, advertise_address: str, extra_sans: tuple[str, ...],
             token_auth_file: Path | None, history_retention: float, compaction_interval: float,
-            verbose: bool) -> None:
+            node_monitor_grace_period: float, verbose: bool) -> None:
     """Run the cloud side: a Kubernetes-compatible API server on an embedded SQLite store."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = CloudConfig(data_dir=data_dir, bind_address=bind_address, port=port,
                          advertise_address=advertise_address, extra_sans=list(extra_sans),
                          token_file=token_auth_file, history_retention=history_retention,
-                         compaction_interval=compaction_interval)
+                         compaction_interval=compaction_interval,
+                         controller_settings=ControllerSettings(node_monitor_grace_period=node_monitor_grace_period))
     try:
         asyncio.run(_serve(config))
     except OSError as exc:

@@ -15,6 +15,7 @@ from edgeplane.apiserver.bootstrap import Bootstrap
 from edgeplane.apiserver.server import APIServer
 from edgeplane.client.local import LocalClient
 from edgeplane.controllers.manager import ControllerManager
+from edgeplane.controllers.settings import ControllerSettings
 from edgeplane.pki.admin import ensure_admin_kubeconfig
 from edgeplane.pki.ca import CertificateAuthority
 from edgeplane.pki.tls import server_ssl_context
@@ -35,6 +36,7 @@ class CloudConfig:
     history_retention: float = 300.0  # seconds of store history kept for watches and consistent paging
     compaction_interval: float = 60.0
     controllers: bool = True
+    controller_settings: ControllerSettings = field(default_factory=ControllerSettings)
 
     @property
     def server_url(self) -> str:
@@ -82,7 +84,7 @@ class CloudProcess:
         self.api.ready = True
         log.info("API server listening on %s", cfg.server_url)
         if cfg.controllers:
-            self.controllers = ControllerManager(LocalClient(self.api.ctx))
+            self.controllers = ControllerManager(LocalClient(self.api.ctx), settings=cfg.controller_settings)
             self.controllers.start()
 
     async def stop(self) -> None:

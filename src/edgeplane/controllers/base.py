@@ -19,6 +19,7 @@ from edgeplane.client.interface import Client
 from edgeplane.client.workqueue import WorkQueue
 from edgeplane.controllers.events import EventRecorder
 from edgeplane.controllers.informers import SharedInformers
+from edgeplane.controllers.settings import ControllerSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,8 @@ log = logging.getLogger(__name__)
 class Controller:
     name = "controller"
     workers = 2
+    # Replaced by the manager with the process's settings before start().
+    settings = ControllerSettings()
 
     def __init__(self, client: Client, informers: SharedInformers, events: EventRecorder) -> None:
         self.client = client

@@ -14,6 +14,7 @@ from edgeplane.controllers.base import Controller
 from edgeplane.controllers.events import EventRecorder
 from edgeplane.controllers.informers import SharedInformers
 from edgeplane.controllers.leaderelection import LeaderElector
+from edgeplane.controllers.settings import ControllerSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,9 @@ def load_controllers() -> list[type[Controller]]:
 class ControllerManager:
     def __init__(self, client: Client, identity: str | None = None,
                  controllers: list[type[Controller]] | None = None, lease_duration: float = 15.0,
-                 renew_period: float = 5.0) -> None:
+                 renew_period: float = 5.0, settings: ControllerSettings | None = None) -> None:
         self.client = client
+        self.settings = settings or ControllerSettings()
         self.identity = identity or f"{socket.gethostname()}_{os.getpid()}"
         self.controller_classes = controllers if controllers is not None else load_controllers()
         self.elector = LeaderElector(client, self.identity, lease_duration=lease_duration,
@@ -75,6 +77,7 @@ class ControllerManager:
         events = EventRecorder(self.client, "edgeplane-controller-manager")
         self.controllers = [cls(self.client, self.informers, events) for cls in self.controller_classes]
         for controller in self.controllers:
+            controller.settings = self.settings
             await controller.start()
         self.informers.start()
         log.info("started %d controllers", len(self.controllers))
