@@ -18,6 +18,7 @@ from edgeplane.api.protobuf import wire
 from edgeplane.api.protobuf.k8s_messages import LIST_WRAPPERS, MAP_ENTRIES, MESSAGES
 
 META = "k8s.io.apimachinery.pkg.apis.meta.v1."
+MAGIC = b"k8s\x00"  # starts every protobuf-encoded Kubernetes object
 
 # What a field does with its values; see the k8s_messages docstring for the table's modes.
 SCALAR, SCALAR_LIST, MESSAGE, MESSAGE_LIST, MAP, INLINE = range(6)
@@ -187,9 +188,6 @@ def _raw_json(buf: bytes, number: int) -> Any:
     except orjson.JSONDecodeError as exc:
         raise wire.DecodeError(f"embedded object is neither JSON nor protobuf: {exc}") from None
 
-
-MAGIC = b"k8s\x00"
-
 SPECIAL: dict[str, Decoder] = {
     META + "Time": decode_time,
     META + "MicroTime": decode_micro_time,
@@ -203,8 +201,10 @@ SPECIAL: dict[str, Decoder] = {
 
 # -- plans ---------------------------------------------------------------------------------------------------
 
-# A plan entry: (JSON name, action, scalar type or None, sub-decoder or None, keep a zero value).
-Entry = tuple[str, int, str | None, Decoder | None, bool]
+# A scalar's (type name, wire type, converter), resolved when the plan is built rather than per field.
+Scalar = tuple[str, int, Callable[[Any], Any]]
+# A plan entry: (JSON name, action, scalar or None, sub-decoder or None, keep a zero value).
+Entry = tuple[str, int, Scalar | None, Decoder | None, bool]
 Plan = dict[int, Entry]
 
 _PLANS: dict[str, Plan] = {}
@@ -272,7 +272,8 @@ def _build() -> None:
                 plan[number] = (json_name, MESSAGE_LIST if mode == "list" else MESSAGE, None, DECODERS[ref], True)
             else:
                 action = SCALAR_LIST if mode == "list" else SCALAR
-                plan[number] = (json_name, action, type_name, None, mode == "keep")
+                wire_type, convert, _ = SCALARS[type_name]
+                plan[number] = (json_name, action, (type_name, wire_type, convert), None, mode == "keep")
 
 
 def decode_message(plan: Plan, buf: bytes) -> dict[str, Any]:
@@ -284,10 +285,12 @@ def decode_message(plan: Plan, buf: bytes) -> dict[str, Any]:
             entry = plan.get(number)
             if entry is None:
                 continue  # a field newer than our tables: Go's decoder skips it too
-            json_name, action, type_name, sub, keep = entry
+            json_name, action, scalar, sub, keep = entry
             index = None
             if action == SCALAR:
-                v = _scalar(type_name, wire_type, value)  # type: ignore[arg-type]
+                if wire_type != scalar[1]:  # type: ignore[index]
+                    raise _wrong_wire_type(scalar[1], wire_type)  # type: ignore[index]
+                v = scalar[2](value)  # type: ignore[index]
                 if keep or v:
                     out[json_name] = v
                 elif json_name in out:
@@ -303,11 +306,11 @@ def decode_message(plan: Plan, buf: bytes) -> dict[str, Any]:
             elif action == SCALAR_LIST:
                 items = out.setdefault(json_name, [])
                 index = len(items)
-                if wire_type == wire.LENGTH and type_name not in ("string", "bytes"):
-                    convert = SCALARS[type_name][1]  # type: ignore[index]
+                type_name, expected, convert = scalar  # type: ignore[misc]
+                if wire_type == wire.LENGTH and expected != wire.LENGTH:  # a packed run of numbers
                     items.extend(convert(v) for v in _unpack(type_name, value))  # type: ignore[arg-type]
                 else:
-                    items.append(_scalar(type_name, wire_type, value))  # type: ignore[arg-type]
+                    items.append(_scalar(type_name, wire_type, value))
             elif action == MAP:
                 key, item = sub(value)  # type: ignore[misc, arg-type]
                 out.setdefault(json_name, {})[key] = item
