@@ -340,7 +340,8 @@ class ResourceStorage:
             return WriteResult(obj, warnings)  # a no-op write keeps its resourceVersion, as in Kubernetes
         if opts.dry_run:
             return WriteResult(obj, warnings)
-        if m.get("deletionTimestamp") and not m.get("finalizers") and not _awaits_graceful_end(rt, obj):
+        if (m.get("deletionTimestamp") and not m.get("finalizers") and not _awaits_graceful_end(rt, obj)
+                and not _namespace_finalizers(rt, obj)):
             try:
                 await self.store.delete(kv.key, kv.mod_revision)
             except RevisionConflictError:
@@ -411,7 +412,7 @@ class ResourceStorage:
             elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
                 finalizers.append("foregroundDeletion")
             grace = self._grace_period(obj, opts)
-            if not finalizers and grace == 0:
+            if not finalizers and grace == 0 and not _namespace_finalizers(self.rt, obj):
                 if opts.dry_run:
                     return obj, True
                 try:
@@ -431,6 +432,8 @@ class ResourceStorage:
             if not m.get("deletionTimestamp"):
                 m["deletionTimestamp"] = now_rfc3339()
             m["deletionGracePeriodSeconds"] = grace or 0
+            if _namespace_finalizers(self.rt, obj):
+                obj.setdefault("status", {})["phase"] = "Terminating"
             if opts.dry_run:
                 return obj, False
             try:
@@ -461,6 +464,12 @@ class ResourceStorage:
 
 def _awaits_graceful_end(rt: ResourceType, obj: dict[str, Any]) -> bool:
     return rt.kind == "Pod" and not rt.group and bool(obj["metadata"].get("deletionGracePeriodSeconds"))
+
+
+def _namespace_finalizers(rt: ResourceType, obj: dict[str, Any]) -> bool:
+    """A Namespace's spec.finalizers hold its deletion until the namespace controller has removed its content
+    and taken its own finalizer out."""
+    return rt.kind == "Namespace" and not rt.group and bool((obj.get("spec") or {}).get("finalizers"))
 
 
 def _forbid_new_finalizers(old_meta: dict[str, Any], m: dict[str, Any], rt: ResourceType) -> None:
