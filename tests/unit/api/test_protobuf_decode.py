@@ -317,3 +317,17 @@ def test_raw_extension_that_is_not_json() -> None:
     with pytest.raises(DecodeError, match="neither JSON nor protobuf") as info:
         decode_object(envelope("apps/v1", "ControllerRevision", msg_field(2, bytes_field(1, b"{nope"))))
     assert info.value.where() == "data"
+
+
+def test_ingress_rule_value_is_inline() -> None:
+    path = msg_field(1, str_field(1, "/bar"), str_field(3, "Prefix"),
+                     msg_field(2, msg_field(4, str_field(1, "svc1"), msg_field(2, int_field(2, 8080)))))
+    rule = msg_field(3, str_field(1, "foo.com"), msg_field(2, msg_field(1, path)))
+    obj = decode_object(envelope("networking.k8s.io/v1", "Ingress", msg_field(1, object_meta("ing"))
+                                 + msg_field(2, rule + str_field(4, "nginx"))))
+    assert obj["spec"] == {
+        "ingressClassName": "nginx",
+        "rules": [{"host": "foo.com", "http": {"paths": [
+            {"path": "/bar", "pathType": "Prefix", "backend": {"service": {"name": "svc1", "port": {"number": 8080}}}},
+        ]}}],
+    }
