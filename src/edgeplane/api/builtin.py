@@ -9,6 +9,12 @@ from typing import Any
 from edgeplane.api import defaults, names, tables
 from edgeplane.api.fields import getters_for
 from edgeplane.api.metadata import NameCheck
+from edgeplane.api.openyurt import GROUP as OPENYURT
+from edgeplane.api.openyurt import NODEPOOL_VERSION, YURTAPPSET_VERSION
+from edgeplane.api.openyurt import defaults as openyurt_defaults
+from edgeplane.api.openyurt import tables as openyurt_tables
+from edgeplane.api.openyurt.rules import validate_nodepool, validate_yurtappset
+from edgeplane.api.openyurt.schemas import NODEPOOL_DEFINITION, YURTAPPSET_DEFINITION
 from edgeplane.api.registry import ResourceType
 from edgeplane.api.rules import Rule
 from edgeplane.api.rules import core as core_rules
@@ -108,6 +114,13 @@ def builtin_types() -> list[ResourceType]:
         _kind("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
               CRD_DEFINITION, tables.DEFAULT, namespaced=False, short=("crd", "crds"), subresources=("status",),
               rules=validate_crd, defaulter=crd_defaults),
+        # OpenYurt's kinds; a NodePool's name is a node label value, hence a DNS label.
+        _kind(OPENYURT, NODEPOOL_VERSION, "NodePool", "nodepools", NODEPOOL_DEFINITION, openyurt_tables.NODEPOOLS,
+              namespaced=False, name_check=names.dns1123_label, short=("np",), categories=("yurt",),
+              subresources=("status",), rules=validate_nodepool, defaulter=openyurt_defaults.nodepool),
+        _kind(OPENYURT, YURTAPPSET_VERSION, "YurtAppSet", "yurtappsets", YURTAPPSET_DEFINITION,
+              openyurt_tables.YURTAPPSETS, short=("yas",), categories=("yurt",), subresources=("status",),
+              rules=validate_yurtappset, defaulter=openyurt_defaults.yurtappset),
     ]
 
 

@@ -18,9 +18,16 @@ SCHEMA_FILE = "k8s-v1.32.json.gz"
 
 @functools.cache
 def definitions() -> dict[str, dict[str, Any]]:
-    """All packaged definitions by name (``io.k8s.api.core.v1.Pod``); treat as read-only."""
+    """All packaged definitions by name (``io.k8s.api.core.v1.Pod``); treat as read-only.
+
+    OpenYurt's apps.openyurt.io kinds are served as built-ins too, so their definitions join Kubernetes' here.
+    """
+    from edgeplane.api.openyurt.schemas import openyurt_definitions
+
     raw = resources.files("edgeplane.api").joinpath("schemas", SCHEMA_FILE).read_bytes()
-    return json.loads(gzip.decompress(raw))["schemas"]
+    schemas = json.loads(gzip.decompress(raw))["schemas"]
+    schemas.update(openyurt_definitions(schemas))
+    return schemas
 
 
 def ref_name(ref: str) -> str:

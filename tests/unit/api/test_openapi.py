@@ -27,6 +27,7 @@ def registry() -> Registry:
 def test_index_lists_every_group_version_with_a_hash(registry: Registry) -> None:
     paths = openapi_v3_index(registry)["paths"]
     assert list(paths) == ["api/v1", "apis/apps/v1", "apis/coordination.k8s.io/v1", "apis/apiextensions.k8s.io/v1",
+                           "apis/apps.openyurt.io/v1beta2", "apis/apps.openyurt.io/v1beta1",
                            "apis/example.com/v1", "apis/example.com/v1beta1"]
     url = paths["apis/apps/v1"]["serverRelativeURL"]
     assert url.startswith("/openapi/v3/apis/apps/v1?hash=") and len(url.split("=")[1]) == 128

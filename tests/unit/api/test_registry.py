@@ -44,8 +44,8 @@ def test_discovery_facts(group, plural, kind, namespaced, short, categories, sub
 def test_lookup_misses_and_groups() -> None:
     assert REGISTRY.get("", "v1", "widgets") is None and REGISTRY.by_kind("apps", "v2", "Deployment") is None
     assert REGISTRY.groups() == [("", ["v1"]), ("apps", ["v1"]), ("coordination.k8s.io", ["v1"]),
-                                 ("apiextensions.k8s.io", ["v1"])]
-    assert len(REGISTRY.all()) == len(DISCOVERY)
+                                 ("apiextensions.k8s.io", ["v1"]), ("apps.openyurt.io", ["v1beta2", "v1beta1"])]
+    assert len(REGISTRY.all()) == len(DISCOVERY) + 2  # and OpenYurt's kinds, tested in test_openyurt_types.py
 
 
 def test_version_priority_orders_like_kubernetes() -> None:
