@@ -54,6 +54,9 @@ class QueryCompiler:
     env: CodeEnv
     windowed: bool  # a window, a join or an aggregate: the add/finish shape
     hidden_columns: bool = False  # rows carry hidden columns (arrival time) that SELECT * leaves out
+    # WHERE runs on the window's rows rather than before them (event time, sliding, count and state
+    # windows, no window): when it leaves nothing, nothing is sent, as eKuiper's filter passes nothing on.
+    where_after_window: bool = True
     aggs: list[_Agg] = field(default_factory=list)
     analytics: list[tuple[ast.Call, str]] = field(default_factory=list)
 
@@ -94,8 +97,9 @@ class QueryCompiler:
         proj = self._projection(group=aggregate)
         having = None
         if stmt.having is not None:
-            if not aggregate:
-                raise SQLError("HAVING needs GROUP BY or an aggregate function", self.sql, stmt.having.pos)
+            if not aggregate and not self.windowed:
+                raise SQLError("HAVING needs a window, GROUP BY or an aggregate function", self.sql,
+                               stmt.having.pos)
             having = self._compiler("HAVING", group=True).condition(stmt.having)
         order_keys = [self._compiler("ORDER BY", group=aggregate, analytic=True) for _ in stmt.order_by]
         for c in order_keys:
@@ -235,7 +239,7 @@ class QueryCompiler:
         else:
             body.append("append([r])")
         if self.env.uses_context:
-            body += ["_ctx.hit_count += 1", "_ctx.hit_time = _ctx.now"]
+            body += ["_ctx.hit_count += 1", "_ctx.hit_time = _ctx.event_time()"]
         src = [
             "def process(batch):",
             "    out = []",
@@ -267,7 +271,7 @@ class QueryCompiler:
         if aggregate:
             add_src, finish_src, new_state = self._aggregate_functions(proj, where, having, order_keys)
         else:
-            add_src, finish_src, new_state = self._row_functions(proj, where, order_keys)
+            add_src, finish_src, new_state = self._row_functions(proj, where, having, order_keys)
         sources += [add_src, finish_src]
         add = self.env.build(add_src, "add")
         finish = self.env.build(finish_src, "finish")
@@ -275,7 +279,7 @@ class QueryCompiler:
         return CompiledQuery(aggregate, bool(self.analytics), prepare=prepare, new_state=new_state, add=add,
                              finish=finish, incremental=incremental, source="\n\n".join(sources))
 
-    def _row_functions(self, proj: list[str], where: str | None,
+    def _row_functions(self, proj: list[str], where: str | None, having: str | None,
                        order_keys: list[str]) -> tuple[str, str, Callable[[], Any]]:
         add = ["def add(state, rows):"]
         if where is None:
@@ -285,11 +289,17 @@ class QueryCompiler:
                     f"            if {where}: append(m)",
                     "        except Exception as exc:", "            _on_error(exc, m)"]
         body = ["_ctx.row_index = _i", "_ctx.message = m", *proj]
-        finish = ["def finish(state):", "    out = []", "    for _i, m in enumerate(state, 1):",
-                  "        try:", *indent(body, 3)]
+        finish = ["def finish(state):", *indent(self._nothing_left(where), 1)]
+        if having:
+            # Without aggregates HAVING judges the window as a whole: all its rows or nothing.
+            finish += ["    m = _ctx.message = state[0] if state else {}", "    _ctx.row_index = 1", "    try:",
+                       f"        if not {having}: return None", "    except Exception as exc:",
+                       "        _on_error(exc, m)", "        return None"]
+        finish += ["    out = []", "    for _i, m in enumerate(state, 1):", "        try:", *indent(body, 3)]
         finish += indent(self._collect(order_keys), 3)
         finish += ["        except Exception as exc:", "            _on_error(exc, m)"]
         finish += indent(self._order_and_limit(order_keys), 1)
+        finish += indent(_count_window_hit(), 1)
         finish.append("    return out")
         return "\n".join(add), "\n".join(finish), list
 
@@ -335,7 +345,7 @@ class QueryCompiler:
         if having:
             body.append(f"if not {having}: continue")
         body += proj
-        finish = ["def finish(state):", "    out = []"]
+        finish = ["def finish(state):", *indent(self._nothing_left(where), 1), "    out = []"]
         if not keys:
             # eKuiper emits a row for an empty window when nothing is grouped: count(*) is 0.
             finish += ["    if not state:", f"        state = {{None: [{{}}{''.join(', ' + f + '()' for f in factories)}]}}"]
@@ -343,7 +353,7 @@ class QueryCompiler:
         finish += indent(self._collect(order_keys), 3)
         finish += ["        except Exception as exc:", "            _on_error(exc, g[0])"]
         finish += indent(self._order_and_limit(order_keys), 1)
-        finish += ["    if out:", "        _ctx.agg_hit_count += 1", "        _ctx.agg_hit_time = _ctx.now"]
+        finish += indent(_count_window_hit(), 1)
         finish.append("    return out")
         return "\n".join(add), "\n".join(finish), dict
 
@@ -366,6 +376,10 @@ class QueryCompiler:
             lines.append(f"del out[{self.stmt.limit}:]")
         return lines
 
+    def _nothing_left(self, where: str | None) -> list[str]:
+        """finish() of a window whose rows WHERE all filtered out returns None: nothing is sent."""
+        return ["if not state:", "    return None"] if where and self.where_after_window else []
+
     def _has_srf(self) -> bool:
         return any(isinstance(f.expr, ast.Call) and _kind(f.expr) == "srf" for f in self.stmt.fields)
 
@@ -378,6 +392,12 @@ def is_aggregate(stmt: ast.Select) -> bool:
 def calls_function(stmt: ast.Select, name: str) -> bool:
     nodes = ast.walk([stmt.fields, stmt.where, stmt.having, [o.expr for o in stmt.order_by]])
     return any(isinstance(n, ast.Call) and n.name.lower() == name for n in nodes)
+
+
+def _count_window_hit() -> list[str]:
+    """last_agg_hit_count()/last_agg_hit_time(): windows that emitted, and the (window end) time."""
+    return ["if out:", "    _ctx.agg_hit_count += 1",
+            "    _ctx.agg_hit_time = _ctx.now if _ctx.wend is None else _ctx.wend"]
 
 
 def _srf_expand(var: str) -> list[str]:

@@ -26,10 +26,11 @@ class RuleContext:
         self.wend: int | None = None
         self.timestamp_field: str | None = None  # event time: the stream's TIMESTAMP column
         self.in_group = False  # projecting an aggregated group: its time is the window end
-        self.hit_count = 0  # messages that passed WHERE and were emitted so far
-        self.hit_time: int | None = None
+        # As in eKuiper, the last_hit functions read 0 before the first hit.
+        self.hit_count = 0  # messages that passed WHERE (or sliding-window triggers) so far
+        self.hit_time = 0  # the (event) time of the last one
         self.agg_hit_count = 0  # windows that emitted so far
-        self.agg_hit_time: int | None = None
+        self.agg_hit_time = 0
 
     def meta(self, key: str) -> Any:
         if key == "*":

@@ -37,7 +37,7 @@ def _last_hit_count(ctx: RuleContext) -> int:
     return ctx.hit_count
 
 
-def _last_hit_time(ctx: RuleContext) -> int | None:
+def _last_hit_time(ctx: RuleContext) -> int:
     return ctx.hit_time
 
 
@@ -45,7 +45,7 @@ def _last_agg_hit_count(ctx: RuleContext) -> int:
     return ctx.agg_hit_count
 
 
-def _last_agg_hit_time(ctx: RuleContext) -> int | None:
+def _last_agg_hit_time(ctx: RuleContext) -> int:
     return ctx.agg_hit_time
 
 

@@ -14,18 +14,14 @@ class QueryPaneSink:
     """Without a join, panes of incremental aggregates hold accumulators only, not rows."""
 
     def __init__(self, query: CompiledQuery, join: JoinPlan | None, ctx: RuleContext,
-                 emit: Callable[[list[dict[str, Any]]], None],
-                 order: Callable[[Any], Any] | None = None) -> None:
-        """``order``: in event time, the key that sorts a window's rows by their event time."""
+                 emit: Callable[[list[dict[str, Any]]], None]) -> None:
         self.query = query
         self.join = join
         self.ctx = ctx
         self.emit = emit
-        self.order = order
-        # Processing-time windows emit even when empty ([]); event-time ones only windows with rows.
-        self.emit_empty = order is None
-        # Sorting needs the rows, so event-time windows are not folded as they arrive.
-        self.incremental = query.incremental and join is None and order is None
+        # A window that closes without rows still sends [] (or its aggregates over nothing).
+        self.emit_empty = True
+        self.incremental = query.incremental and join is None
         assert query.add is not None and query.finish is not None
         self._add = query.add
         self._finish = query.finish
@@ -52,11 +48,11 @@ class QueryPaneSink:
         if emit_empty is None:
             emit_empty = self.emit_empty
         if not rows and not emit_empty:
-            return  # event time: a window without rows is not computed at all
-        if self.order is not None:
-            rows = sorted(rows, key=self.order)
+            return
         if self.join is not None:
             rows = self.join.join(rows)
+            if not rows:
+                return  # eKuiper's join passes nothing on when nothing matched
         state = self._new_state()
         self._add(state, rows)
         self._finish_state(state, start, end, emit_empty)
@@ -68,6 +64,8 @@ class QueryPaneSink:
             out = self._finish(state)
         finally:
             self.ctx.in_group = False
-        # An aggregate whose groups HAVING filtered out sends nothing; a row query sends [].
+        # None: HAVING held the window back; an aggregate whose groups HAVING filtered out sends nothing.
+        if out is None:
+            return
         if out or (emit_empty and not self.query.aggregate):
             self.emit(out)

@@ -13,7 +13,7 @@ from edgeplane.streams.compiler.query import CompiledQuery, QueryCompiler, calls
 from edgeplane.streams.joins.plan import JoinPlan, JoinStep
 from edgeplane.streams.runtime.catalog import Catalog, StreamDef, Table
 from edgeplane.streams.runtime.context import ARRIVAL_TIME_KEY, RuleContext
-from edgeplane.streams.runtime.event_time import Watermark
+from edgeplane.streams.runtime.event_time import EventTimeBuffer
 from edgeplane.streams.runtime.panes import QueryPaneSink
 from edgeplane.streams.sql import ast
 from edgeplane.streams.sql.errors import SQLError
@@ -45,9 +45,10 @@ class Rule:
         self.error_count = 0
         self.ctx = RuleContext(rule_id)
         self.event_time = bool(options.get("isEventTime", False))
-        self.watermark = Watermark(int(options.get("lateTolerance", 0)))
 
         self._bind_sources(catalog)
+        streams = {d.name for d in self.defs.values() if not d.is_table}
+        self.buffer = EventTimeBuffer(int(options.get("lateTolerance", 0)), streams)
         self.env = CodeEnv()
         self.env.ns["_ctx"] = self.ctx
         self.env.ns["_on_error"] = self._on_error
@@ -55,16 +56,21 @@ class Rule:
         self.windowed = stmt.window is not None or bool(stmt.joins) or is_aggregate(stmt)
         # event_time() of a window row is its arrival time, carried in a hidden column.
         self._stamp = self.windowed and not self.event_time and calls_function(stmt, "event_time")
+        # Processing-time tumbling, hopping and session windows take WHERE before the window, as
+        # eKuiper pushes it down; elsewhere it filters the window's rows.
+        where_first = not self.event_time and stmt.window is not None and \
+            stmt.window.kind in ("TUMBLINGWINDOW", "HOPPINGWINDOW", "SESSIONWINDOW")
         self.query: CompiledQuery = QueryCompiler(sql, stmt, self.scope, self.env, self.windowed,
-                                                  hidden_columns=self._stamp).build()
+                                                  hidden_columns=self._stamp,
+                                                  where_after_window=not where_first).build()
         self._process = self.query.process
         self._prepare = self.query.prepare
         self._pre_filter = self._predicate(stmt.window.filter, tagged=False) \
             if stmt.window is not None and stmt.window.filter is not None else None
         self.join = self._join_plan() if stmt.joins else None
-        order = self._event_order() if self.event_time and stmt.window is not None else None
-        self.sink = QueryPaneSink(self.query, self.join, self.ctx, self._emit, order) if self.windowed else None
-        self.window = make_window(stmt.window, self.sink, lambda e: self._predicate(e, tagged=bool(self.join))) \
+        self.sink = QueryPaneSink(self.query, self.join, self.ctx, self._emit) if self.windowed else None
+        self.window = make_window(stmt.window, self.sink, lambda e: self._predicate(e, tagged=bool(self.join)),
+                                  event_time=self.event_time, on_trigger=self._trigger_hit) \
             if stmt.window is not None and self.sink is not None else None
         self.started = False
 
@@ -76,6 +82,7 @@ class Rule:
             raise SQLError("several sources after FROM: combine them with JOIN", sql, stmt.sources[1].pos)
         sources = [stmt.sources[0], *(j.source for j in stmt.joins)]
         self.defs: dict[str, StreamDef] = {}  # ref -> definition
+        self.catalog_defs: dict[str, StreamDef] = {}  # stream name -> definition
         self.refs_by_name: dict[str, list[str]] = {}
         refs: dict[str, str] = {}
         for src in sources:
@@ -85,6 +92,7 @@ class Rule:
             if src.ref in self.defs:
                 raise SQLError(f"source {src.ref} appears twice: give one an alias with AS", sql, src.pos)
             self.defs[src.ref] = d
+            self.catalog_defs[d.name] = d
             self.refs_by_name.setdefault(d.name, []).append(src.ref)
             refs[src.ref] = src.ref
             refs.setdefault(src.name, src.ref)
@@ -116,20 +124,14 @@ class Rule:
                f"    except Exception as exc:\n        _on_error(exc, m)\n        return False")
         return self.env.build(src, name)
 
-    def _event_order(self) -> Callable[[Any], Any]:
-        """Event-time windows hand their rows over sorted by event time, as eKuiper does."""
-        if self.stmt.joins:
-            fields = {ref: d.timestamp_field for ref, d in self.defs.items()}
-            return lambda item: item[1].get(fields[item[0]]) or 0
-        field = self.ctx.timestamp_field
-        return lambda row: row.get(field) or 0
-
     def _join_plan(self) -> JoinPlan:
         steps = []
         for j in self.stmt.joins:
             on = None
             if j.on is not None:
-                code = ExprCompiler(self.sql, self.env, self.scope, where="ON").condition(j.on)
+                on_compiler = ExprCompiler(self.sql, self.env, self.scope, where="ON")
+                on_compiler.alias_exprs = {f.alias: f.expr for f in self.stmt.fields if f.alias}  # ON ts1 = ts2
+                code = on_compiler.condition(j.on)
                 name = f"_on{id(j)}"
                 src = (f"def {name}(m):\n    try:\n        return bool({code})\n"
                        f"    except Exception as exc:\n        _on_error(exc, m)\n        return False")
@@ -163,11 +165,18 @@ class Rule:
         refs = self.refs_by_name.get(source)
         if refs is None:
             return  # a source this rule does not read
-        self.ctx.message_meta = meta or {}
         if refs[0] in self.tables:
             for ref in refs:
                 self.tables[ref].update(rows)
             return
+        if self.event_time:
+            self._buffer(source, rows, meta or {})
+            return
+        self.ctx.message_meta = meta or {}
+        self._deliver(refs, rows, self.ctx.now)
+
+    def _deliver(self, refs: list[str], rows: list[dict[str, Any]], ts: int) -> None:
+        """Messages of one stream, in order, at (event or arrival) time ``ts``."""
         if self._process is not None:
             out = self._process(rows)
             if out:
@@ -183,10 +192,33 @@ class Rule:
                 assert self.sink is not None
                 for item in tagged:  # a table join or an aggregate: each message is its own emission
                     self.sink.close_rows([item], None, None, emit_empty=False)
-            elif self.event_time:
-                self._insert_event_time(tagged)
             else:
-                self.window.insert(self.ctx.now, tagged)
+                self.window.insert(ts, tagged)
+
+    def _buffer(self, source: str, rows: list[dict[str, Any]], meta: dict[str, Any]) -> None:
+        """Event time: hold messages until the watermark passes them, then deliver them oldest first."""
+        field = self.catalog_defs[source].timestamp_field
+        for row in rows:
+            ts = row.get(field) if field else None
+            if not isinstance(ts, int) or isinstance(ts, bool):
+                self._on_error(ValueError(f"timestamp column {field} is {ts!r}, expected epoch milliseconds"),
+                               row)
+                continue
+            self.buffer.push(source, ts, (source, row, meta))
+        moved = self.buffer.advance()
+        if moved is None:
+            return
+        mark, released = moved
+        for ts, (name, row, row_meta) in released:
+            self.ctx.message_meta = row_meta
+            self._deliver(self.refs_by_name[name], [row], ts)
+        if self.window is not None:
+            self.window.advance(mark)
+
+    def _trigger_hit(self, ts: int) -> None:
+        """A sliding window's trigger held: last_hit_count()/last_hit_time() in OVER (WHEN ...) see it."""
+        self.ctx.hit_count += 1
+        self.ctx.hit_time = ts
 
     def _arrive(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Before the window: analytic functions see every message, then FILTER (WHERE ...) applies."""
@@ -205,24 +237,6 @@ class Rule:
             rows = [{**m, ARRIVAL_TIME_KEY: now} for m in rows]
         return rows
 
-    def _insert_event_time(self, items: list[Any]) -> None:
-        assert self.window is not None
-        for item in items:
-            row = item[1] if self.join is not None else item
-            ref = item[0] if self.join is not None else None
-            field = self.defs[ref].timestamp_field if ref else self.ctx.timestamp_field
-            ts = row.get(field) if field else None
-            if not isinstance(ts, int) or isinstance(ts, bool):
-                self._on_error(ValueError(f"timestamp column {field} is {ts!r}, expected epoch milliseconds"),
-                               row)
-                continue
-            if not self.watermark.admit(ts):
-                continue
-            self.window.insert(ts, [item])
-            if self.watermark.observe(ts):
-                assert self.watermark.value is not None
-                self.window.advance(self.watermark.value)
-
     def _on_error(self, exc: BaseException, row: Any) -> None:
         self.error_count += 1
         if len(self.errors) < _MAX_KEPT_ERRORS:
@@ -230,7 +244,7 @@ class Rule:
 
     @property
     def late_count(self) -> int:
-        return self.watermark.late
+        return self.buffer.late
 
 
 def _check_options(options: dict[str, Any]) -> None:

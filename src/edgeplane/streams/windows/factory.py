@@ -13,8 +13,11 @@ from edgeplane.streams.windows.time_windows import HoppingWindow, SessionWindow,
 Predicate = Callable[[Any], bool]
 
 
-def make_window(spec: ast.WindowSpec, sink: PaneSink, predicate: Callable[[ast.Expr], Predicate]) -> Window:
-    """``predicate`` compiles a condition over one (tagged) window row."""
+def make_window(spec: ast.WindowSpec, sink: PaneSink, predicate: Callable[[ast.Expr], Predicate],
+                event_time: bool = False, on_trigger: Callable[[int], None] | None = None) -> Window:
+    """``predicate`` compiles a condition over one (tagged) window row; ``event_time``: rows arrive in
+    event-time order and ``advance`` gets the watermark; ``on_trigger(ts)``: a sliding window's
+    OVER (WHEN ...) held for the row at ``ts``."""
     args = spec.args
     if spec.kind == "TUMBLINGWINDOW":
         return TumblingWindow(unit_ms(spec.unit, args[0]), sink)
@@ -23,9 +26,9 @@ def make_window(spec: ast.WindowSpec, sink: PaneSink, predicate: Callable[[ast.E
     if spec.kind == "SLIDINGWINDOW":
         delay = unit_ms(spec.unit, args[1]) if len(args) > 1 else 0
         trigger = predicate(spec.when) if spec.when is not None else None
-        return SlidingWindow(unit_ms(spec.unit, args[0]), delay, sink, trigger)
+        return SlidingWindow(unit_ms(spec.unit, args[0]), delay, sink, trigger, on_trigger, event_time)
     if spec.kind == "SESSIONWINDOW":
-        return SessionWindow(unit_ms(spec.unit, args[0]), unit_ms(spec.unit, args[1]), sink)
+        return SessionWindow(unit_ms(spec.unit, args[0]), unit_ms(spec.unit, args[1]), sink, event_time)
     if spec.kind == "COUNTWINDOW":
         return CountWindow(args[0], args[1] if len(args) > 1 else None, sink)
     if spec.kind == "STATEWINDOW":

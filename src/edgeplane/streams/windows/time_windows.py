@@ -68,14 +68,20 @@ class HoppingWindow:
 
 
 class SlidingWindow:
-    """A window per triggering event: the rows of the ``length`` ms up to the event, plus the ``delay``
-    ms after it when delayed. With OVER (WHEN cond) only events meeting cond trigger."""
+    """A window per triggering event at ``T``: the rows in (T - length, T], or with a delay the rows in
+    (T - length, T + delay), sent at T + delay. With OVER (WHEN cond) only rows meeting cond trigger.
 
-    def __init__(self, length: int, delay: int, sink: PaneSink,
-                 trigger: Callable[[Any], bool] | None) -> None:
+    In event time, as eKuiper does, a trigger fires at the watermark that released it (so rows sharing
+    its time are in), and a delayed one at the first later watermark at or past T + delay."""
+
+    def __init__(self, length: int, delay: int, sink: PaneSink, trigger: Callable[[Any], bool] | None,
+                 on_trigger: Callable[[int], None] | None = None, event_time: bool = False) -> None:
         self.length, self.delay, self.sink, self.trigger = length, delay, sink, trigger
+        self.on_trigger = on_trigger
+        self.event_time = event_time
         self.rows: deque[tuple[int, Any]] = deque()
-        self.pending: deque[int] = deque()  # trigger times waiting for their delay
+        self.triggered: deque[int] = deque()  # event time: trigger times waiting for the watermark
+        self.pending: deque[int] = deque()  # delayed windows: the times they are due
 
     def start(self, now: int) -> None:
         pass
@@ -83,32 +89,54 @@ class SlidingWindow:
     def insert(self, ts: int, rows: list[Any]) -> None:
         for row in rows:
             self.rows.append((ts, row))
-            if self.trigger is None or self.trigger(row):
-                if self.delay:
-                    self.pending.append(ts)
-                else:
-                    self._fire(ts)
+            if self.trigger is not None and not self.trigger(row):
+                continue
+            if self.on_trigger is not None:
+                self.on_trigger(ts)
+            if self.event_time:
+                self.triggered.append(ts)
+            elif self.delay:
+                self.pending.append(ts + self.delay)
+            else:
+                self._fire(ts)
 
     def advance(self, now: int) -> None:
-        while self.pending and self.pending[0] + self.delay <= now:
-            self._fire(self.pending.popleft())
-        horizon = (self.pending[0] if self.pending else now) - self.length
+        while self.pending and self.pending[0] <= now:
+            self._fire(self.pending.popleft() - self.delay)
+        while self.triggered and self.triggered[0] <= now:
+            at = self.triggered.popleft()
+            if self.delay:
+                self.pending.append(at + self.delay)
+            else:
+                self._fire(at)
+        oldest = self.pending[0] - self.delay if self.pending else now
+        if self.triggered:
+            oldest = min(oldest, self.triggered[0])
+        horizon = oldest - self.length
         while self.rows and self.rows[0][0] <= horizon:
             self.rows.popleft()
 
     def _fire(self, at: int) -> None:
         start, end = at - self.length, at + self.delay
-        window = [row for ts, row in self.rows if start < ts <= end]
+        if self.delay:
+            window = [row for ts, row in self.rows if start < ts < end]
+        else:
+            window = [row for ts, row in self.rows if start < ts <= end]
         self.sink.close_rows(window, start, end)
 
 
 class SessionWindow:
     """Rows that arrive within ``timeout`` ms of each other. A session also closes at the first
     multiple of ``max_duration`` (checkpoints aligned to the epoch) by which it has lasted longer than
-    ``max_duration``; the session that goes on then starts at that checkpoint."""
+    ``max_duration``; the session that goes on then starts at that checkpoint.
 
-    def __init__(self, max_duration: int, timeout: int, sink: PaneSink) -> None:
+    In event time (rows in order, ``advance`` by the watermark) a row past the timeout or the
+    checkpoint closes the session before it joins the next one; with no later row, a session closes
+    once the watermark is past its timeout."""
+
+    def __init__(self, max_duration: int, timeout: int, sink: PaneSink, event_time: bool = False) -> None:
         self.max_duration, self.timeout, self.sink = max_duration, timeout, sink
+        self.event_time = event_time
         self.pane: Any = None
         self.first = self.last = 0
         self.continues_from: int | None = None  # checkpoint a session was cut at
@@ -117,6 +145,8 @@ class SessionWindow:
         pass
 
     def insert(self, ts: int, rows: list[Any]) -> None:
+        if self.pane is not None and ts > self._close_at():
+            self._close()
         if self.pane is None:
             self.pane = self.sink.new()
             cut = self.continues_from
@@ -128,10 +158,20 @@ class SessionWindow:
     def advance(self, now: int) -> None:
         if self.pane is None:
             return
-        timeout_at = self.last + self.timeout
-        checkpoint = next_boundary(self.first + self.max_duration, self.max_duration)
-        close_at = min(timeout_at, checkpoint)
-        if close_at <= now:
-            pane, self.pane = self.pane, None
-            self.continues_from = checkpoint if checkpoint < timeout_at else None
-            self.sink.close(pane, self.first, close_at)
+        if self.event_time:
+            if now > self.last + self.timeout:
+                self._close()
+        elif self._close_at() <= now:
+            self._close()
+
+    def _checkpoint(self) -> int:
+        return next_boundary(self.first + self.max_duration, self.max_duration)
+
+    def _close_at(self) -> int:
+        return min(self.last + self.timeout, self._checkpoint())
+
+    def _close(self) -> None:
+        timeout_at, checkpoint = self.last + self.timeout, self._checkpoint()
+        pane, self.pane = self.pane, None
+        self.continues_from = checkpoint if checkpoint < timeout_at else None
+        self.sink.close(pane, self.first, min(timeout_at, checkpoint))
