@@ -18,9 +18,8 @@ CASES = load_all()
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case(case: Case) -> None:
-    from edgeplane.streams.testing import run_recorded
-
     from edgeplane.streams.sql.errors import SQLError
+    from edgeplane.streams.testing import run_recorded
 
     def run() -> list[list[dict]]:
         # A fresh copy per run: YAML aliases share input lines between cases.
