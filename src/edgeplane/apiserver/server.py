@@ -11,8 +11,8 @@ from edgeplane.api import errors
 from edgeplane.api.openapi import openapi_v3_document, openapi_v3_index
 from edgeplane.api.registry import Registry
 from edgeplane.apiserver import discovery
-from edgeplane.apiserver.auth import Authenticator, Authorizer, RequestAttributes, UserInfo
-from edgeplane.apiserver.codec import encode
+from edgeplane.apiserver.auth import NODES, Authenticator, Authorizer, RequestAttributes, UserInfo
+from edgeplane.apiserver.codec import decode_body, encode
 from edgeplane.apiserver.context import APIContext
 from edgeplane.apiserver.handlers import ResourceHandler, json_response
 from edgeplane.apiserver.requestinfo import RequestInfo, parse_request
@@ -35,10 +35,14 @@ class APIServer:
         self.ctx = APIContext(registry or Registry.builtin(), store)
         self.authenticator = authenticator
         self.authorizer = authorizer or Authorizer()
+        if self.authorizer.pod_node_lookup is None:
+            self.authorizer.pod_node_lookup = self._pod_node
         self.resources = ResourceHandler(self.ctx)
         self._openapi_cache: dict[tuple[int, str], bytes] = {}
         self.ready = False
         self.extra_routes: list[tuple[str, str, Any]] = []  # (method, path, handler) added by other components
+        # Paths served without credentials (extra routes that check their own, such as the edge join).
+        self.public_paths: set[str] = set(_PUBLIC_PATHS)
 
     # -- the application -------------------------------------------------------------------------------
 
@@ -74,7 +78,7 @@ class APIServer:
 
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if self.authenticator is None or request.path in _PUBLIC_PATHS:
+        if self.authenticator is None or request.path in self.public_paths:
             request["user"] = UserInfo("system:anonymous", ("system:unauthenticated",))
             return await handler(request)
         peercert = None
@@ -95,7 +99,7 @@ class APIServer:
             resource=info.resource,
             subresource=info.subresource,
             namespace=info.namespace,
-            name=info.name,
+            name=info.name or await self._created_name(request, user, info),
             path=request.path,
             resource_request=info.resource_request,
         )
@@ -108,6 +112,38 @@ class APIServer:
             raise errors.APIError(
                 403, "Forbidden", f'forbidden: User "{user.name}" cannot {info.verb} path "{request.path}"'
             )
+
+    async def _created_name(self, request: web.Request, user: UserInfo, info: RequestInfo) -> str:
+        """metadata.name of the object a node creates: node rules about its own Node and Lease need it.
+
+        Read only for node identities; aiohttp keeps the body, so the handler reads it again for free.
+        A body that does not decode leaves the name unknown, which the node rules then refuse.
+        """
+        if info.verb != "create" or not info.resource_request or info.subresource or NODES not in user.groups:
+            return ""
+        try:
+            body = decode_body(await request.read(), request.headers.get("Content-Type"))
+        except (errors.APIError, web.HTTPException):
+            return ""
+        meta = body.get("metadata") if isinstance(body, dict) else None
+        name = meta.get("name") if isinstance(meta, dict) else None
+        return name if isinstance(name, str) else ""
+
+    async def _pod_node(self, namespace: str, name: str) -> str | None:
+        """A pod's spec.nodeName, from the watch cache; from the store when the cache has not seen it bound."""
+        rt = self.ctx.registry.get("", "v1", "pods")
+        if rt is None:
+            return None
+        storage = self.ctx.storage(rt)
+        pod = (await self.ctx.cacher(rt)).objects.get(storage.key(namespace, name))
+        node = ((pod or {}).get("spec") or {}).get("nodeName")
+        if node:
+            return node  # spec.nodeName never changes once set, so a cached value is current
+        try:
+            pod = await storage.get(namespace, name)
+        except errors.APIError:
+            return None
+        return (pod.get("spec") or {}).get("nodeName") or None
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         path = request.path

@@ -48,17 +48,20 @@ class _Duration(click.ParamType):
               help="Seconds between automatic compactions of the store's history.")
 @click.option("--node-monitor-grace-period", type=_Duration(), default="40s", show_default=True,
               help="How long a node may go without renewing its Lease before it is marked unreachable.")
+@click.option("--node-cert-validity", type=_Duration(), default="8760h", show_default=True,
+              help="How long the client certificate an edge node gets at join or rotation is valid; nodes "
+                   "rotate it when a third of it is left.")
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 def command(data_dir: Path, bind_address: str, port: int, advertise_address: str, extra_sans: tuple[str, ...],
             token_auth_file: Path | None, history_retention: float, compaction_interval: float,
-            node_monitor_grace_period: float, verbose: bool) -> None:
+            node_monitor_grace_period: float, node_cert_validity: float, verbose: bool) -> None:
     """Run the cloud side: a Kubernetes-compatible API server on an embedded SQLite store."""
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = CloudConfig(data_dir=data_dir, bind_address=bind_address, port=port,
                          advertise_address=advertise_address, extra_sans=list(extra_sans),
                          token_file=token_auth_file, history_retention=history_retention,
-                         compaction_interval=compaction_interval,
+                         compaction_interval=compaction_interval, node_cert_lifetime=node_cert_validity,
                          controller_settings=ControllerSettings(node_monitor_grace_period=node_monitor_grace_period))
     try:
         asyncio.run(_serve(config))

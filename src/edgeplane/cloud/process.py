@@ -6,6 +6,7 @@ import asyncio
 import logging
 import socket
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -14,6 +15,7 @@ from edgeplane.apiserver.auth import Authenticator, Authorizer
 from edgeplane.apiserver.bootstrap import Bootstrap
 from edgeplane.apiserver.server import APIServer
 from edgeplane.client.local import LocalClient
+from edgeplane.cloudhub.join import JoinService
 from edgeplane.controllers.manager import ControllerManager
 from edgeplane.controllers.settings import ControllerSettings
 from edgeplane.pki.admin import ensure_admin_kubeconfig
@@ -37,6 +39,7 @@ class CloudConfig:
     compaction_interval: float = 60.0
     controllers: bool = True
     controller_settings: ControllerSettings = field(default_factory=ControllerSettings)
+    node_cert_lifetime: float = 365 * 86400.0  # seconds an edge node's client certificate is valid
 
     @property
     def server_url(self) -> str:
@@ -72,6 +75,7 @@ class CloudProcess:
                                 compact_interval=cfg.compaction_interval)
         self.api = APIServer(self.store, authenticator=Authenticator(cfg.token_file), authorizer=Authorizer())
         self.api.ctx.server_address = f"{cfg.advertise_address}:{cfg.port}"
+        JoinService(LocalClient(self.api.ctx), ca, timedelta(seconds=cfg.node_cert_lifetime)).install(self.api)
         self.bootstrap = Bootstrap(self.api.ctx)
         await self.bootstrap.start()
 

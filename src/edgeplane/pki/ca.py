@@ -209,12 +209,23 @@ class CertificateAuthority:
         )
         return cert.public_bytes(serialization.Encoding.PEM), private_key_pem(key)
 
-    def sign_csr(self, csr_pem: bytes, common_name: str, organizations: list[str], days: int) -> bytes:
+    def sign_csr(
+        self,
+        csr_pem: bytes,
+        common_name: str,
+        organizations: list[str],
+        days: int,
+        *,
+        lifetime: timedelta | None = None,
+    ) -> bytes:
         """Sign a CSR's public key as a client certificate; the identity comes from the caller, not the CSR.
 
         Edge nodes send a CSR at join time so their private key never leaves the node; the caller has
-        already decided who the node is (CN ``system:node:NAME``, O ``system:nodes``).
+        already decided who the node is (CN ``system:node:NAME``, O ``system:nodes``). ``lifetime``, when
+        given, replaces ``days`` (short-lived certificates, e.g. to exercise rotation).
         """
+        if lifetime is not None and lifetime.total_seconds() <= 0:
+            raise PKIError(f"certificate lifetime must be positive, not {lifetime}")
         try:
             csr = x509.load_pem_x509_csr(csr_pem)
         except ValueError as exc:
@@ -230,7 +241,7 @@ class CertificateAuthority:
         cert = self._sign(
             _subject(common_name, organizations),
             public_key,
-            self._validity(days),
+            lifetime if lifetime is not None else self._validity(days),
             ExtendedKeyUsageOID.CLIENT_AUTH,
         )
         return cert.public_bytes(serialization.Encoding.PEM)
