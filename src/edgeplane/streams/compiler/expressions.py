@@ -258,9 +258,15 @@ class ExprCompiler:
                 return [repr(arg.name)]
             if isinstance(arg, ast.Wildcard):
                 return [repr("*")]
-        for arg in e.args:
+        named_from = fn.named_args_from if (fn := registry.lookup(e.name)) is not None else None
+        for i, arg in enumerate(e.args):
             if isinstance(arg, ast.Wildcard) and not arg.except_ and not arg.replace:
-                out.append(self._wildcard(arg) if e.name.lower() != "count" else "1")
+                code = self._wildcard(arg) if e.name.lower() != "count" else "1"
+                if named_from is not None and i >= named_from:
+                    code = f"_visible({code})"  # the row's columns, without engine-internal ones
+                out.append(code)
+            elif named_from is not None and i >= named_from:
+                out.append(f"({default_name(arg) or ''!r}, {self.compile(arg)})")
             else:
                 out.append(self.compile(arg))
         return out

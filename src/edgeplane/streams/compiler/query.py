@@ -116,8 +116,9 @@ class QueryCompiler:
 
     def _projection(self, group: bool) -> list[str]:
         """Lines that build the output row ``r`` (and ``_srf``, a several-rows function, if any)."""
+        # An alias defined earlier reads its computed value (c.aliases); one defined later is computed
+        # in place from its expression (c.alias_exprs), as eKuiper resolves aliases in any order.
         c = self._compiler("SELECT", group=group)
-        c.alias_exprs = {}  # in the SELECT list an alias is visible to later fields only, via c.aliases
         lines: list[str] = []
         names: set[str] = set()
         after_wildcard = False
@@ -140,11 +141,19 @@ class QueryCompiler:
                 continue
             if not lines:
                 lines.append("r = {}")
+            if isinstance(f.expr, ast.Call) and _multi_column(f.expr):
+                # changed_cols(...): its columns join the row (nulls left out, like every column)
+                value = f"_v{i}"
+                lines.append(f"{value} = {c.compile(f.expr)}")
+                lines.append(f"if {value}: r.update({{k: v for k, v in {value}.items() if v is not None}})")
+                continue
             name = f.alias or default_name(f.expr)
             if name is None:
                 name = f"kuiper_field_{anonymous}"
                 anonymous += 1
             value = f"_v{i}"
+            if f.alias:
+                c.alias_exprs.pop(f.alias, None)  # `size + 1 AS size` reads the column
             lines.append(f"{value} = {c.compile(f.expr)}")
             if f.alias:
                 c.aliases[f.alias] = value
@@ -189,6 +198,7 @@ class QueryCompiler:
         lines: list[str] = []
         done: set[int] = set()
         row = ExprCompiler(self.sql, self.env, self.scope, where="an analytic function's arguments")
+        aliases = {f.alias: f.expr for f in self.stmt.fields if f.alias}  # lag(b) where b is an alias
 
         def nested(call: ast.Call, fn: registry.FunctionDef) -> str:
             code = self._analytic_slot(call, fn)
@@ -210,6 +220,8 @@ class QueryCompiler:
             if over.partition_by:
                 parts = [row.compile(p) for p in over.partition_by]
                 key = parts[0] if len(parts) == 1 else f"({', '.join(parts)},)"
+            # In `lag(size) AS size` the argument is the column: an alias never reads its own value.
+            row.alias_exprs = {name: e for name, e in aliases.items() if not _contains(e, call)}
             valid = "True" if over.when is None else row.condition(over.when)
             args = ", ".join(row.args(call))
             value = f"{site}.call({key}, {valid}{', ' if args else ''}{args})"
@@ -418,6 +430,15 @@ def _calls(stmt: ast.Select) -> list[ast.Call]:
     out = [n for n in nodes if isinstance(n, ast.Call)]
     out += [n for n in ast.walk([o.expr for o in stmt.order_by]) if isinstance(n, ast.Call)]
     return out
+
+
+def _contains(expr: ast.Expr, node: ast.Expr) -> bool:
+    return any(n is node for n in ast.walk([expr]))
+
+
+def _multi_column(call: ast.Call) -> bool:
+    fn = registry.lookup(call.name)
+    return fn is not None and fn.named_args_from is not None
 
 
 def _kind(call: ast.Call) -> str | None:

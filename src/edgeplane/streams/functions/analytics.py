@@ -131,6 +131,7 @@ class HadChanged:
     "analytic",
     "changed_cols",
     3,
+    named_args_from=2,
     doc="changed_cols(prefix, ignoreNull, expr, ...): the columns whose value changed, names prefixed",
 )
 class ChangedCols:

@@ -71,6 +71,10 @@ class FunctionDef:
     # Compile-time check of a call: validate_args(args), args[i] the literal value of argument i or
     # NOT_CONSTANT; raises FunctionError for a call that could never succeed (cast(x, "decimal")).
     validate_args: Callable[[tuple[Any, ...]], None] | None = None
+    # Multi-column functions (changed_cols): arguments from this index on are passed as (name, value)
+    # pairs, named after the column (``*`` as a {name: value} mapping of the row); the result is a
+    # mapping whose entries become columns of the output row.
+    named_args_from: int | None = None
     doc: str = ""
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
