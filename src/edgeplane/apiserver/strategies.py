@@ -30,8 +30,29 @@ def _qos_class(spec: dict[str, Any]) -> str:
     return "Guaranteed" if guaranteed else "Burstable"
 
 
+# DefaultTolerationSeconds admission: how long pods stay bound to a node that stopped reporting.
+DEFAULT_TOLERATION_SECONDS = 300
+_NODE_GONE_TAINTS = ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable")
+
+
+def _default_tolerations(spec: dict[str, Any]) -> None:
+    """Add 300 s NoExecute tolerations for the not-ready and unreachable taints, unless already tolerated."""
+    tolerations = spec.get("tolerations") or []
+    if not isinstance(tolerations, list):
+        return  # validation reports it
+    for key in _NODE_GONE_TAINTS:
+        if not any(isinstance(t, dict) and t.get("key", "") in ("", key) and t.get("effect", "") in ("", "NoExecute")
+                   for t in tolerations):
+            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
+                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+    spec["tolerations"] = tolerations
+
+
 def _pod(obj: dict[str, Any]) -> None:
-    obj["status"] = {"phase": "Pending", "qosClass": _qos_class(obj.get("spec") or {})}
+    spec = obj.get("spec")
+    if isinstance(spec, dict):
+        _default_tolerations(spec)
+    obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec or {})}
 
 
 def _service(obj: dict[str, Any]) -> None:
