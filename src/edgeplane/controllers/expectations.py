@@ -56,3 +56,30 @@ class Expectations:
 
     def forget(self, controller: Hashable) -> None:
         self._pending.pop(controller, None)
+
+
+class WriteFence:
+    """Holds a controller back until its informer shows the writes it made (read your own writes).
+
+    A reconcile that scales ReplicaSets must not decide the next step from a cache that still holds the
+    sizes from before its own last update: rollouts would overshoot maxSurge or maxUnavailable.
+    """
+
+    def __init__(self, informer: Informer) -> None:
+        self.informer = informer
+        self._written: dict[Hashable, tuple[int, float]] = {}
+
+    def wrote(self, controller: Hashable, obj: dict[str, object]) -> None:
+        rv = int(str((obj.get("metadata") or {}).get("resourceVersion") or 0))  # type: ignore[union-attr]
+        seen = self._written.get(controller, (0, 0.0))[0]
+        self._written[controller] = (max(rv, seen), time.monotonic())
+
+    def caught_up(self, controller: Hashable) -> bool:
+        entry = self._written.get(controller)
+        if entry is None:
+            return True
+        rv, since = entry
+        if int(self.informer.resource_version or 0) >= rv or time.monotonic() - since > EXPIRY_SECONDS:
+            del self._written[controller]
+            return True
+        return False

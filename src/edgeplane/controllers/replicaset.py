@@ -8,13 +8,8 @@ from typing import Any
 
 from edgeplane.client.informer import split_key
 from edgeplane.controllers.base import Controller
-from edgeplane.controllers.podcontrol import (
-    PodControl,
-    index_pods,
-    owner_key_of,
-    pod_from_template,
-    selector_of,
-)
+from edgeplane.controllers.claiming import owner_key_of, selector_of
+from edgeplane.controllers.podcontrol import PodControl, pod_from_template
 from edgeplane.controllers.pods import available_in, deletion_order, is_active, is_ready
 
 Obj = dict[str, Any]
@@ -26,7 +21,6 @@ class ReplicaSetController(Controller):
     def setup(self) -> None:
         self.replicasets = self.informer("apps/v1", "replicasets")
         self.pods = self.informer("v1", "pods")
-        index_pods(self.pods)
         self.control = PodControl(self.client, self.events, self.pods)
         self.replicasets.add_handler(self.enqueue_handler)
         self.pods.add_handler(self._pod_changed)
