@@ -15,6 +15,7 @@ from edgeplane.apiserver.auth import Authenticator, Authorizer
 from edgeplane.apiserver.bootstrap import Bootstrap
 from edgeplane.apiserver.server import APIServer
 from edgeplane.client.local import LocalClient
+from edgeplane.cloudhub.hub import CloudHub
 from edgeplane.cloudhub.join import JoinService
 from edgeplane.controllers.manager import ControllerManager
 from edgeplane.controllers.settings import ControllerSettings
@@ -39,6 +40,7 @@ class CloudConfig:
     compaction_interval: float = 60.0
     controllers: bool = True
     controller_settings: ControllerSettings = field(default_factory=ControllerSettings)
+    hub_heartbeat: float = 15.0  # seconds between pings on edge hub connections
     node_cert_lifetime: float = 365 * 86400.0  # seconds an edge node's client certificate is valid
 
     @property
@@ -58,6 +60,7 @@ class CloudProcess:
         self._runner: web.AppRunner | None = None
         self.kubeconfig: Path | None = None
         self.controllers: ControllerManager | None = None
+        self.hub: CloudHub | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -78,6 +81,9 @@ class CloudProcess:
         JoinService(LocalClient(self.api.ctx), ca, timedelta(seconds=cfg.node_cert_lifetime)).install(self.api)
         self.bootstrap = Bootstrap(self.api.ctx)
         await self.bootstrap.start()
+        self.hub = CloudHub(self.api.ctx, self.api.authorizer, heartbeat=cfg.hub_heartbeat)
+        await self.hub.start()
+        self.api.extra_routes.extend(self.hub.routes())
 
         self._runner = web.AppRunner(self.api.make_app(), access_log=None, handle_signals=False,
                                      shutdown_timeout=2.0)
@@ -96,6 +102,8 @@ class CloudProcess:
             await self.controllers.stop()
         if self.api:
             self.api.ready = False
+        if self.hub:
+            await self.hub.stop()
         if self._runner:
             await self._runner.cleanup()
         if self.bootstrap:

@@ -1,0 +1,256 @@
+"""The cloud hub: the WebSocket endpoint every edge node keeps open, at /edgeplane/v1/hub on the API port.
+
+Downstream, one watch-cache sink per needed resource feeds one index of what each node needs
+(``needs.py``); a change marks the keys of the nodes it concerns on their sessions, which send the latest
+version when the key's turn comes (``session.py``). Nothing polls per node. Upstream messages are written
+through the API storage under the node's identity (``upstream.py``) and acknowledged by sequence number.
+
+The hub keeps, per node, the versions the edge acknowledged; they survive reconnects. A hello carries the
+edge's inventory, which is the truth about what it holds (and rebuilds the table after a cloud restart):
+the hub sends every object whose latest version differs and a deletion for every key the node should no
+longer hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from edgeplane.apiserver.auth import Authorizer, UserInfo, node_name
+from edgeplane.apiserver.cacher import CacheEvent, Cacher
+from edgeplane.apiserver.context import APIContext
+from edgeplane.cloudhub import protocol
+from edgeplane.cloudhub.needs import NEED_RULES, NeedIndex, NeedRule, object_key
+from edgeplane.cloudhub.session import NodeChannel, Session
+from edgeplane.cloudhub.upstream import UpstreamError, UpstreamWriter
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT = 15.0  # seconds between WebSocket pings; a peer silent for as long is dropped
+_REPLACED = 4000  # close code: a newer connection of the same node took over
+
+
+class _HubSink:
+    """A watch-cache sink that hands one resource's events to the hub."""
+
+    def __init__(self, hub: CloudHub, resource: str, start_revision: int) -> None:
+        self.hub = hub
+        self.resource = resource
+        self.start_revision = start_revision
+
+    def deliver(self, events: list[CacheEvent]) -> None:
+        self.hub._on_events(self.resource, events)
+
+    def fail(self, status: dict[str, Any]) -> None:
+        self.hub._on_cache_reset(self.resource)
+
+
+class CloudHub:
+    def __init__(self, ctx: APIContext, authorizer: Authorizer | None = None, *,
+                 rules: tuple[NeedRule, ...] = NEED_RULES, heartbeat: float = HEARTBEAT) -> None:
+        self.ctx = ctx
+        self.rules = rules
+        self.heartbeat = heartbeat
+        self.index = NeedIndex(rules)
+        self.channels: dict[str, NodeChannel] = {}
+        self.upstream = UpstreamWriter(ctx, authorizer or Authorizer())
+        self._cachers: dict[str, Cacher] = {}
+        self._sinks: dict[str, _HubSink] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def routes(self) -> list[tuple[str, str, Any]]:
+        """(method, path, handler) rows for ``APIServer.extra_routes``."""
+        return [("GET", protocol.HUB_PATH, self.handle)]
+
+    async def start(self) -> None:
+        for rule in self.rules:
+            await self._subscribe(rule)
+
+    async def _subscribe(self, rule: NeedRule) -> None:
+        group, _, version = rule.api_version.rpartition("/")
+        rt = self.ctx.resource(group, version, rule.resource)
+        cacher = await self.ctx.cacher(rt)
+        await cacher.ready()
+        self._cachers[rule.resource] = cacher
+        for obj in list(cacher.objects.values()):
+            self._apply(rule.resource, obj, deleted=False)
+        sink = _HubSink(self, rule.resource, cacher.revision)
+        self._sinks[rule.resource] = sink
+        cacher.add(sink)
+
+    async def stop(self) -> None:
+        for resource, sink in self._sinks.items():
+            self._cachers[resource].remove(sink)
+        for channel in self.channels.values():
+            if channel.session is not None:
+                channel.session.closed = True
+                with contextlib.suppress(Exception):
+                    await channel.session.ws.close(code=1001, message=b"cloud shutting down")
+        for task in list(self._tasks):
+            task.cancel()
+
+    # -- what the nodes need ---------------------------------------------------------------------
+
+    def _on_events(self, resource: str, events: list[CacheEvent]) -> None:
+        for ev in events:
+            self._apply(resource, ev.obj, deleted=ev.type == "DELETED")
+
+    def _apply(self, resource: str, obj: dict[str, Any], deleted: bool) -> None:
+        m = obj["metadata"]
+        key = object_key(resource, m.get("namespace", ""), m["name"])
+        channels = self.channels
+        for node, touched in self.index.update(resource, key, None if deleted else obj):
+            channel = channels.get(node)
+            if channel is not None and channel.session is not None:
+                channel.session.mark(touched)
+
+    def _on_cache_reset(self, resource: str) -> None:
+        """The watch cache restarted (and dropped its sinks): subscribe again and resend what differs."""
+        async def resubscribe() -> None:
+            rule = next(r for r in self.rules if r.resource == resource)
+            self._sinks.pop(resource, None)
+            await asyncio.sleep(1.0)
+            await self._subscribe(rule)
+            for channel in self.channels.values():
+                if channel.session is not None:
+                    for key in self.index.keys_of(channel.name) | set(channel.acked):
+                        channel.session.mark(key)
+
+        self._spawn(resubscribe())
+
+    def current(self, key: str) -> dict[str, Any] | None:
+        resource, namespace, name = key.split("/", 2)
+        cacher = self._cachers.get(resource)
+        if cacher is None:
+            return None
+        return cacher.objects.get(f"{cacher.prefix}{namespace}/{name}" if cacher.namespaced
+                                  else f"{cacher.prefix}{name}")
+
+    def _message_for(self, channel: NodeChannel, key: str,
+                     inflight: dict[str, tuple[int, bool]]) -> dict[str, Any] | None:
+        """The message that brings the edge's copy of ``key`` to what the node should hold now, if any."""
+        obj = self.current(key) if self.index.needs(channel.name, key) else None
+        pending = inflight.get(key)
+        if obj is not None:
+            rv = int(obj["metadata"]["resourceVersion"])
+            have = pending[0] if pending is not None and not pending[1] else (
+                None if pending is not None else channel.acked.get(key))
+            if have == rv:
+                return None
+            inflight[key] = (rv, False)
+            return {"t": protocol.OBJ, "key": key, "rv": rv, "obj": obj}
+        if (pending is None and key not in channel.acked) or (pending is not None and pending[1]):
+            return None  # the edge does not hold it, or its deletion is on the way
+        cacher = self._cachers.get(key.split("/", 1)[0])
+        rv = cacher.revision if cacher is not None else 0
+        inflight[key] = (rv, True)
+        return {"t": protocol.DEL, "key": key, "rv": rv}
+
+    # -- connections -----------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        user: UserInfo | None = request.get("user")
+        node = node_name(user) if user is not None else None
+        if node is None:
+            who = user.name if user is not None else "an anonymous client"
+            raise web.HTTPForbidden(text=f"the edge hub serves node identities (system:node:<name> in group "
+                                         f"system:nodes); {who} is not one\n")
+        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=protocol.MAX_FRAME, compress=False)
+        await ws.prepare(request)
+        channel = self.channels.get(node)
+        if channel is None:
+            channel = self.channels[node] = NodeChannel(node)
+        previous = channel.session
+        session = Session(channel, ws, self._message_for)
+        channel.session = session
+        if previous is not None:
+            previous.closed = True
+            await previous.ws.close(code=_REPLACED, message=b"replaced by a newer connection of this node")
+        assert user is not None
+        log.info("hub: node %s connected", node)
+        sender = asyncio.create_task(session.run_sender(), name=f"hub sender {node}")
+        try:
+            await self._read(session, user, node)
+        except protocol.ProtocolError as exc:
+            log.warning("hub: node %s broke the protocol: %s", node, exc)
+            await ws.close(code=1002, message=str(exc)[:120].encode())
+        finally:
+            session.closed = True
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
+                await sender
+            if channel.session is session:
+                channel.session = None
+            log.info("hub: node %s disconnected", node)
+        return ws
+
+    async def _read(self, session: Session, user: UserInfo, node: str) -> None:
+        ws = session.ws
+        hello_seen = False
+        async for msg in ws:
+            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
+                continue
+            ups: list[dict[str, Any]] = []
+            for message in protocol.decode(msg.data):
+                kind = message["t"]
+                if kind == protocol.HELLO:
+                    self._hello(session, message)
+                    hello_seen = True
+                elif not hello_seen:
+                    raise protocol.ProtocolError(f'the first message must be "hello", not {kind!r}')
+                elif kind == protocol.ACK:
+                    acks = message.get("acks")
+                    if not isinstance(acks, list):
+                        raise protocol.ProtocolError('"ack" needs a list "acks" of [key, rv, deleted]')
+                    session.on_acks(acks)
+                elif kind == protocol.UP:
+                    ups.append(message)
+                else:
+                    raise protocol.ProtocolError(f"unknown message type {kind!r}")
+            if ups:
+                self._spawn(self._write_up(session, user, node, ups))
+
+    def _hello(self, session: Session, message: dict[str, Any]) -> None:
+        inventory = message.get("inventory")
+        if not isinstance(inventory, dict) or not all(isinstance(v, int) for v in inventory.values()):
+            raise protocol.ProtocolError('"hello" needs an "inventory" object of key -> resourceVersion (int)')
+        channel = session.channel
+        channel.acked = dict(inventory)  # what the edge holds is the truth, whatever we thought it acked
+        session.inflight.clear()
+        session.start_sync(self.index.keys_of(channel.name) | set(inventory))
+
+    async def _write_up(self, session: Session, user: UserInfo, node: str, ups: list[dict[str, Any]]) -> None:
+        """Writes one frame's upstream messages concurrently (the store commits them as one batch), then acks."""
+        async def one(message: dict[str, Any]) -> tuple[Any, UpstreamError | None]:
+            try:
+                await self.upstream.write(user, node, str(message.get("kind")), message.get("body"))  # type: ignore[arg-type]
+                return message.get("seq"), None
+            except UpstreamError as exc:
+                return message.get("seq"), exc
+            except Exception as exc:
+                log.exception("hub: upstream %s from %s failed", message.get("kind"), node)
+                return message.get("seq"), UpstreamError(f"{type(exc).__name__}: {exc}", retry=True)
+
+        async with session.up_lock:
+            results = await asyncio.gather(*(one(m) for m in ups))
+        ack: dict[str, Any] = {"t": protocol.UPACK, "ok": [], "retry": [], "failed": {}}
+        for seq, exc in results:
+            if exc is None:
+                ack["ok"].append(seq)
+            elif exc.retry:
+                ack["retry"].append(seq)
+            else:
+                log.warning("hub: dropped upstream message %s from node %s: %s", seq, node, exc)
+                ack["failed"][str(seq)] = str(exc)
+        if not session.closed:
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await session.send([ack])
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
