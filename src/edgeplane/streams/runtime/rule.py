@@ -72,6 +72,7 @@ class Rule:
         self.window = make_window(stmt.window, self.sink, lambda e: self._predicate(e, tagged=bool(self.join)),
                                   event_time=self.event_time, on_trigger=self._trigger_hit) \
             if stmt.window is not None and self.sink is not None else None
+        self._clock_window = self.window if not self.event_time else None  # windows the clock drives
         self.started = False
 
     # ---- setup -----------------------------------------------------------------------------------
@@ -101,6 +102,7 @@ class Rule:
             raise SQLError(f"{first.name} is a table: a rule reads FROM a stream and JOINs tables",
                            sql, stmt.sources[0].pos)
         self.tables = {ref: Table(d) for ref, d in self.defs.items() if d.is_table}
+        self.table_names = frozenset(d.name for d in self.defs.values() if d.is_table)
         if stmt.window is None:
             for j in stmt.joins:
                 if not self.defs[j.source.ref].is_table:
@@ -146,26 +148,27 @@ class Rule:
         """Processing-time windows align to the clock from here on."""
         self.started = True
         self.ctx.now = now
-        if self.window is not None and not self.event_time:
-            self.window.start(now)
+        if self._clock_window is not None:
+            self._clock_window.start(now)
 
     def advance(self, now: int) -> None:
         """Time is now ``now``: processing-time windows that ended by then fire, in order."""
         if not self.started:
             self.start(now)
         self.ctx.now = now
-        if self.window is not None and not self.event_time:
-            self.window.advance(now)
+        if self._clock_window is not None:
+            self._clock_window.advance(now)
 
     def ingest(self, source: str, rows: list[dict[str, Any]], now: int | None = None,
                meta: dict[str, Any] | None = None) -> None:
-        """Messages (already decoded) of stream or table ``source`` arriving at ``now``."""
+        """Messages (already decoded) of stream or table ``source`` arriving at ``now``; several rows
+        in one call are cheaper than one call each."""
         if now is not None:
             self.advance(now)
         refs = self.refs_by_name.get(source)
         if refs is None:
             return  # a source this rule does not read
-        if refs[0] in self.tables:
+        if source in self.table_names:
             for ref in refs:
                 self.tables[ref].update(rows)
             return
@@ -173,6 +176,14 @@ class Rule:
             self._buffer(source, rows, meta or {})
             return
         self.ctx.message_meta = meta or {}
+        process = self._process
+        if process is not None:  # the per-message shape, inlined: the hot path of filter rules
+            out = process(rows)
+            if out:
+                emit = self._emit
+                for emission in out:
+                    emit(emission)
+            return
         self._deliver(refs, rows, self.ctx.now)
 
     def _deliver(self, refs: list[str], rows: list[dict[str, Any]], ts: int) -> None:
