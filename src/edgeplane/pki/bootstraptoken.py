@@ -123,7 +123,10 @@ class BootstrapToken:
             raise TokenError(f"{where}: data.token-secret must be 16 characters of [a-z0-9]")
         if data.get("usage-bootstrap-authentication") != "true":
             raise TokenError(f'{where}: data.usage-bootstrap-authentication is not "true"')
-        expiration = parse_rfc3339(data["expiration"]) if data.get("expiration") else None
+        try:
+            expiration = parse_rfc3339(data["expiration"]) if data.get("expiration") else None
+        except TokenError as exc:
+            raise TokenError(f"{where}: data.{exc}") from None
         return cls(token_id, token_secret, expiration, data.get("description", ""))
 
 
