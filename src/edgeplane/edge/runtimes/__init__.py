@@ -1,0 +1,1 @@
+"""Container runtimes for edge pods: ``process`` (default) and ``podman``."""
