@@ -58,14 +58,15 @@ def hub_url(server: str) -> str:
 class HubClient:
     def __init__(self, metastore: MetaStore, server: str, ssl_context: Callable[[], ssl.SSLContext], *,
                  heartbeat: float = 15.0, lease_interval: float = 10.0, backoff: Backoff | None = None,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float | None = None) -> None:
         self.metastore = metastore
         self.url = hub_url(server)
         self.ssl_context = ssl_context
         self.heartbeat = heartbeat
         self.lease_interval = lease_interval
         self.backoff = backoff or Backoff()
-        self.connect_timeout = connect_timeout
+        # A handshake into a dead link hangs rather than fails: give up on it about as fast as on a silent peer.
+        self.connect_timeout = connect_timeout or min(10.0, max(2.0, 2 * heartbeat))
         self.connected = asyncio.Event()
         self.synced = asyncio.Event()  # set once per connection, when the cloud has sent what differed
         self.connections = 0
@@ -102,10 +103,10 @@ class HubClient:
             await self._ws.close()
 
     async def _connect_and_serve(self, http: aiohttp.ClientSession) -> None:
-        ws = await http.ws_connect(
+        ws = await asyncio.wait_for(http.ws_connect(
             self.url, ssl=self.ssl_context(), heartbeat=self.heartbeat, max_msg_size=protocol.MAX_FRAME,
             timeout=aiohttp.ClientWSTimeout(ws_close=5.0), autoping=True,
-        )
+        ), self.connect_timeout)
         self._ws = ws
         try:
             await ws.send_bytes(protocol.encode([{"t": protocol.HELLO, "v": protocol.PROTOCOL_VERSION,
