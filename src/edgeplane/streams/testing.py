@@ -3,13 +3,15 @@
 ``lines`` are ``{"stream": name, "timestamp": ms, "data": {...}}`` (optionally ``"meta": {...}``) in
 arrival order. The rule starts at the first line's timestamp; before each line time advances to its
 timestamp, so windows that ended earlier fire first; after the last line time stops, or advances to
-``until``.
+``until``. Lines are checked as they are replayed: a malformed one stops the replay there with a
+RecordingError naming it.
 """
 
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from edgeplane.streams.functions import clock as function_clock
@@ -36,14 +38,15 @@ def run_recorded(sql: str, streams: list[str], lines: list[dict], tables: list[s
                  options: dict | None = None, until: int | None = None) -> list[list[dict]]:
     """The emissions of ``sql`` over ``lines``, each a list of rows as eKuiper's memory sink gets them.
 
-    Raises SQLError for a statement that does not parse or validate, RecordingError for a bad line."""
+    Raises SQLError for a statement that does not parse or validate (before any line is read),
+    RecordingError for a bad line."""
     rule, catalog = build_rule(sql, streams, tables, options)
     replay(rule, catalog, lines, until)
     return rule.emissions
 
 
 def replay(rule: Rule, catalog: Catalog, lines: Iterable[dict], until: int | None = None) -> None:
-    # A replay builds millions of long-lived objects (the batched lines, the emissions) without any
+    # A long replay builds millions of long-lived objects (emissions, window state) without any
     # reference cycle; the cyclic collector would only rescan them again and again (it halves the
     # throughput of a long replay), so it pauses until the replay ends.
     collecting = gc.isenabled()
@@ -57,13 +60,15 @@ def replay(rule: Rule, catalog: Catalog, lines: Iterable[dict], until: int | Non
 
 def _replay(rule: Rule, catalog: Catalog, lines: Iterable[dict], until: int | None) -> None:
     batches = _batches(lines, catalog)
-    clock = ManualClock(batches[0][1] if batches else (until or 0))
+    first = next(batches, None)
+    clock = ManualClock(first[1] if first is not None else (until or 0))
     function_clock.set_clock(clock.now)
     try:
         rule.start(clock.now())
-        for stream, ts, rows, meta in batches:
-            clock.set(ts)
-            rule.ingest(stream, rows, ts, meta)
+        if first is not None:
+            for stream, ts, rows, meta in itertools.chain((first,), batches):
+                clock.set(ts)
+                rule.ingest(stream, rows, ts, meta)
         if until is not None:
             if until < clock.now():
                 raise RecordingError(f"--until {until} is before the last line's timestamp {clock.now()}")
@@ -76,12 +81,14 @@ def _replay(rule: Rule, catalog: Catalog, lines: Iterable[dict], until: int | No
 Batch = tuple[str, int, list[dict], "dict | None"]
 
 
-def _batches(lines: Iterable[dict], catalog: Catalog) -> list[Batch]:
-    """Check every line before anything runs; consecutive lines of one stream at one time without
-    meta go to the rule together (one ``ingest`` call), which is what makes long replays fast."""
+def _batches(lines: Iterable[dict], catalog: Catalog) -> Iterator[Batch]:
+    """The lines, checked as they are read (the input is never held whole, so a long replay runs
+    in flat memory), and grouped: consecutive lines of one stream at one time without meta go to
+    the rule together, in one ``ingest`` call."""
     known = frozenset(catalog.defs)
-    batches: list[Batch] = []
-    last_stream, last_ts, rows = None, None, None
+    pending: Batch | None = None
+    rows: list[dict] | None = None  # the pending batch's rows while more lines may join it
+    last_stream, last_ts = None, None
     for i, line in enumerate(lines, 1):
         # Fast path for well-formed lines; anything unusual gets the full check and its message.
         try:
@@ -99,11 +106,13 @@ def _batches(lines: Iterable[dict], catalog: Catalog) -> list[Batch]:
         if rows is not None and ts == last_ts and stream == last_stream and meta is None:
             rows.append(data)
             continue
-        batch_rows = [data]
-        batches.append((stream, ts, batch_rows, meta))
-        rows = batch_rows if meta is None else None  # a line with meta stays on its own
+        if pending is not None:
+            yield pending
+        pending = (stream, ts, [data], meta)
+        rows = pending[2] if meta is None else None  # a line with meta stays on its own
         last_stream, last_ts = stream, ts
-    return batches
+    if pending is not None:
+        yield pending
 
 
 def _check_line(i: int, line: Any, catalog: Catalog) -> tuple[str, int, dict, dict | None]:
