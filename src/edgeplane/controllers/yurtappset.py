@@ -38,6 +38,7 @@ from edgeplane.api.patch import PatchError, apply_json_patch
 from edgeplane.api.selectors import LabelSelector, SelectorError
 from edgeplane.client.informer import Informer, split_key
 from edgeplane.controllers.base import Controller
+from edgeplane.controllers.ownerrefs import controller_ref, reference_to
 
 log = logging.getLogger(__name__)
 
@@ -186,9 +187,8 @@ def render_deployment(yas: Obj, pool: Obj, revision: str) -> Obj:
             "namespace": yas_meta.get("namespace", "default"),
             "labels": {**(template_meta.get("labels") or {}), **identity},
             "annotations": {**(template_meta.get("annotations") or {}), REF_NODEPOOL_ANNOTATION: pool_name},
-            "ownerReferences": [{"apiVersion": YURTAPPSET_API_VERSION, "kind": "YurtAppSet",
-                                 "name": yas_meta["name"], "uid": yas_meta.get("uid", ""), "controller": True,
-                                 "blockOwnerDeletion": True}],
+            "ownerReferences": [reference_to({"apiVersion": YURTAPPSET_API_VERSION, "kind": "YurtAppSet",
+                                              "metadata": yas_meta})],
         },
         "spec": spec,
     }
@@ -244,18 +244,10 @@ def workload_updated(deployment: Obj, revision: str) -> bool:
 # --- the controller -------------------------------------------------------------------------------------------
 
 
-def _controller_uid(obj: Obj) -> str | None:
-    for ref in obj["metadata"].get("ownerReferences") or ():
-        if ref.get("controller"):
-            return ref.get("uid")
-    return None
-
-
 def _owning_yurtappset(deployment: Obj) -> str | None:
-    for ref in deployment["metadata"].get("ownerReferences") or ():
-        if ref.get("controller") and ref.get("kind") == "YurtAppSet" and \
-                ref.get("apiVersion", "").startswith("apps.openyurt.io/"):
-            return f"{deployment['metadata'].get('namespace', '')}/{ref['name']}"
+    ref = controller_ref(deployment)
+    if ref is not None and ref.get("kind") == "YurtAppSet" and ref.get("apiVersion", "").startswith("apps.openyurt.io/"):
+        return f"{deployment['metadata'].get('namespace', '')}/{ref['name']}"
     return None
 
 
@@ -317,7 +309,7 @@ class YurtAppSetController(Controller):
             return
         listed = await self.client.list("apps/v1", "deployments", namespace,
                                         label_selector=f"{YURTAPPSET_OWNER_LABEL}={name}")
-        mine = [d for d in listed["items"] if _controller_uid(d) == yas["metadata"].get("uid")]
+        mine = [d for d in listed["items"] if (controller_ref(d) or {}).get("uid") == yas["metadata"].get("uid")]
         workloads, retry = await self._sync_workloads(yas, pools, mine, revision, conditions)
         await self._write_status(yas, status, revision, workloads)
         if retry is not None:

@@ -1,14 +1,19 @@
-"""Driving the cloud with kubectl for the OpenYurt tests: simulated nodes, JSON reads, and waiting for state."""
+"""Driving the cloud with kubectl for the OpenYurt tests: simulated nodes and applying objects.
+
+Reading JSON and waiting for state are the workload tests' helpers, re-exported here.
+"""
 
 from __future__ import annotations
 
-import json
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import yaml
+
+from tests.integration.controllers.workloads.waiting import get_json, wait_for
+
+__all__ = ["Kubectl", "apply", "get_json", "node_object", "wait_for"]
 
 Kubectl = Callable[..., Any]
 Obj = dict[str, Any]
@@ -31,19 +36,3 @@ def node_object(name: str, labels: dict[str, str] | None = None, ready: bool = T
 
 def apply(kubectl: Kubectl, *objects: Obj) -> None:
     kubectl("apply", "-f", "-", input=yaml.safe_dump_all(objects))
-
-
-def get_json(kubectl: Kubectl, *args: str) -> Any:
-    return json.loads(kubectl("get", *args, "-o", "json").stdout)
-
-
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 15.0, interval: float = 0.1) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = check()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last saw {last!r}")
