@@ -18,7 +18,7 @@ system-packages:
 	@tools/ensure-system-packages.sh $(SYSTEM_PACKAGES)
 
 up: $(STAMP)
-	$(BIN)/edgeplane cloud --data-dir $(DATA_DIR)
+	$(BIN)/edgeplane up --data-dir $(DATA_DIR)
 
 test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests bench

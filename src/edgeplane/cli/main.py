@@ -9,7 +9,7 @@ import click
 from edgeplane import __version__
 
 # Subcommand modules: each defines a click command or group named ``command``.
-_SUBCOMMANDS = ("cloud", "streams", "token", "join", "edge", "reset")
+_SUBCOMMANDS = ("up", "cloud", "streams", "token", "join", "edge", "reset")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

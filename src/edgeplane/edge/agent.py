@@ -131,11 +131,12 @@ class EdgeAgent:
             log.warning("this build has no pod manager: pods are received but not run")
         nodestatus = _optional("edgeplane.edge.nodestatus")
         if nodestatus is not None:
-            self.node_status = nodestatus.NodeStatusReporter(ms, self.node_name, runtime_name)
+            self.node_status = nodestatus.NodeStatusReporter(ms, self.node_name, runtime_name,
+                                                             data_dir=cfg.data_dir)
             self._spawn(self.node_status.run(), "node status")
         metaserver = _optional("edgeplane.edge.metaserver")
         if metaserver is not None:
-            self.metaserver = metaserver.Metaserver(ms, host="127.0.0.1", port=cfg.metaserver_port)
+            self.metaserver = metaserver.MetaServer(ms, host="127.0.0.1", port=cfg.metaserver_port)
             await self.metaserver.start()
 
     def _spawn(self, coro: Any, what: str) -> None:
