@@ -17,7 +17,7 @@ _rv = itertools.count(1)
 def put(store: MetaStore, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
     meta = obj["metadata"]
     meta.setdefault("uid", str(uuid.uuid4()))
-    meta.setdefault("namespace", "default")
+    meta.setdefault("namespace", "" if resource in ("nodes", "namespaces") else "default")
     rv = next(_rv) + 1000 * len(store.inventory())
     held = store.version(resource, meta["namespace"], meta["name"]) or 0
     rv = max(rv, held + 1)

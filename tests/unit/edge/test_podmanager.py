@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import time
 from pathlib import Path
@@ -88,7 +89,6 @@ async def test_restart_policy_and_crash_loop_backoff(manager, store):
     assert status(store, "crash")["phase"] == "Running"
     # Backoff doubles: restarts slow down rather than spinning.
     count = waiting["restartCount"]
-    time.sleep(0)
     await eventually(lambda: container(store, "crash", "c")["restartCount"] > count, timeout=6)
 
 
@@ -223,7 +223,6 @@ async def test_container_killed_while_agent_down_restarts_with_unknown_last_stat
     await first.stop()
     uid = p["metadata"]["uid"]
     raw = (tmp_path / "pods" / uid / "containers" / "c" / "0" / "state.json").read_text()
-    import json
     state = json.loads(raw)
     os.kill(state["supervisorPid"], 9)  # as a host reboot would: supervisor and child gone, no exit recorded
     os.killpg(state["childPid"], 9)
@@ -238,3 +237,26 @@ async def test_container_killed_while_agent_down_restarts_with_unknown_last_stat
     finally:
         await second.stop()
         await runtime.remove_pod(uid)
+
+
+async def test_readiness_and_liveness_probes(manager, store, tmp_path):
+    ready, dead = tmp_path / "ready", tmp_path / "dead"
+    fast = {"periodSeconds": 0.1, "failureThreshold": 2}
+    put(store, "pods", pod("probed", sh("c", "sleep 30",
+        readinessProbe={"exec": {"command": ["test", "-f", str(ready)]}, **fast},
+        livenessProbe={"exec": {"command": ["test", "!", "-f", str(dead)]}, **fast})))
+    await eventually(lambda: running(store, "probed"))
+    c = container(store, "probed", "c")
+    assert c["started"] and not c["ready"]
+    assert next(x for x in status(store, "probed")["conditions"] if x["type"] == "Ready")["status"] == "False"
+    ready.touch()
+    await eventually(lambda: container(store, "probed", "c")["ready"])
+    first = container(store, "probed", "c")["containerID"]
+    dead.touch()  # liveness fails: the container is killed and restarted by policy
+    await eventually(lambda: container(store, "probed", "c")["restartCount"] == 1)
+    dead.unlink()
+    c = await eventually(lambda: "running" in container(store, "probed", "c")["state"]
+                         and container(store, "probed", "c"))
+    assert c["containerID"] != first and c["lastState"]["terminated"]["exitCode"] == 143
+    events = [e.body["reason"] for e in store.outbox() if e.kind == "event"]
+    assert "Unhealthy" in events and "Killing" in events
