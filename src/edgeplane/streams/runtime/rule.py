@@ -176,23 +176,17 @@ class Rule:
             self._buffer(source, rows, meta or {})
             return
         self.ctx.message_meta = meta or {}
+        self._deliver(refs, rows, self.ctx.now)
+
+    def _deliver(self, refs: list[str], rows: list[dict[str, Any]], ts: int) -> None:
+        """Messages of one stream, in order, at (event or arrival) time ``ts``."""
         process = self._process
-        if process is not None:  # the per-message shape, inlined: the hot path of filter rules
+        if process is not None:  # the per-message shape: one emission per passing message
             out = process(rows)
             if out:
                 emit = self._emit
                 for emission in out:
                     emit(emission)
-            return
-        self._deliver(refs, rows, self.ctx.now)
-
-    def _deliver(self, refs: list[str], rows: list[dict[str, Any]], ts: int) -> None:
-        """Messages of one stream, in order, at (event or arrival) time ``ts``."""
-        if self._process is not None:
-            out = self._process(rows)
-            if out:
-                for emission in out:
-                    self._emit(emission)
             return
         rows = self._arrive(rows)
         if not rows:
