@@ -22,11 +22,13 @@ def setup_logging(verbose: bool) -> None:
 
 def run_agent_foreground(identity: EdgeIdentity) -> None:
     """Run the edge agent for ``identity`` until Ctrl-C or SIGTERM."""
-    from edgeplane.edge.agent import run_agent  # the agent pulls in runtimes and the hub: load on use
+    from edgeplane.edge.agent import AgentConfigError, run_agent  # pulls in runtimes and the hub: load on use
 
     click.echo(f"edge node {identity.node_name}: connecting to {identity.server} (stop with Ctrl-C)")
     try:
         asyncio.run(run_agent(identity.data_dir))
+    except AgentConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     except KeyboardInterrupt:
         pass
 

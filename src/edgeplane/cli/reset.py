@@ -36,13 +36,16 @@ def command(data_dir: Path, yes: bool) -> None:
     if not any((data_dir / m).exists() for m in _EDGE_MARKS):
         raise click.ClickException(f"{data_dir} does not look like an edge node's data directory; refusing")
     entries = sorted(data_dir.iterdir())
-    node_name = _node_name(data_dir)
+    node_name, runtime = _node(data_dir)
     if not yes:
         click.confirm(f"Stop the pods of node {node_name or '?'} and remove everything in {data_dir} "
                       f"({len(entries)} entries)?", abort=True)
-    stopped = asyncio.run(_stop_process_pods(data_dir))
-    if stopped:
-        click.echo(f"stopped {stopped} container(s)")
+    try:
+        stopped = asyncio.run(_stop_pods(data_dir, runtime))
+    except Exception as exc:  # a broken runtime must not keep the operator from resetting
+        click.echo(f"warning: could not stop the {runtime} pods of this node: {exc}", err=True)
+    else:
+        click.echo(f"stopped {stopped} running container(s) ({runtime} runtime)")
     for entry in entries:
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry)
@@ -55,20 +58,23 @@ def command(data_dir: Path, yes: bool) -> None:
         click.echo(f"The Node is still registered in the cloud; to remove it there: kubectl delete node {node_name}")
 
 
-def _node_name(data_dir: Path) -> str:
+def _node(data_dir: Path) -> tuple[str, str]:
+    """The node's name ("" if its identity is gone) and runtime."""
     try:
-        return EdgeIdentity.load(data_dir).node_name
+        config = EdgeIdentity.load(data_dir).config
     except IdentityError:
-        return ""
+        return "", "process"
+    return str(config["nodeName"]), str(config.get("runtime") or "process")
 
 
-async def _stop_process_pods(data_dir: Path) -> int:
-    """Stop the containers the process runtime supervises: they outlive the agent by design."""
-    if not (data_dir / "pods").is_dir():
-        return 0
-    from edgeplane.edge.runtimes.process import ProcessRuntime
+async def _stop_pods(data_dir: Path, runtime_name: str) -> int:
+    """Stop and remove this node's containers: they outlive the agent by design, but not a reset."""
+    from edgeplane.edge.agent import make_runtime  # loads the runtime only when there is one to stop
 
-    runtime = ProcessRuntime(data_dir)
+    runtime = make_runtime(runtime_name, data_dir)
     containers = await runtime.list()
-    await asyncio.gather(*(runtime.stop(c.pod_uid, c.name, _STOP_GRACE) for c in containers if c.running))
-    return sum(1 for c in containers if c.running)
+    running = [c for c in containers if c.running]
+    await asyncio.gather(*(runtime.stop(c.pod_uid, c.name, _STOP_GRACE) for c in running))
+    for pod_uid in {c.pod_uid for c in containers}:
+        await runtime.remove_pod(pod_uid)
+    return len(running)
