@@ -19,8 +19,6 @@ class QueryPaneSink:
         self.join = join
         self.ctx = ctx
         self.emit = emit
-        # A window that closes without rows still sends [] (or its aggregates over nothing).
-        self.emit_empty = True
         self.incremental = query.incremental and join is None
         assert query.add is not None and query.finish is not None
         self._add = query.add
@@ -38,15 +36,13 @@ class QueryPaneSink:
 
     def close(self, pane: Any, start: int | None, end: int | None) -> None:
         if self.incremental:
-            self._finish_state(pane, start, end, self.emit_empty)
+            self._finish_state(pane, start, end)
         else:
             self.close_rows(pane, start, end)
 
-    def close_rows(self, rows: list[Any], start: int | None, end: int | None, emit_empty: bool | None = None) -> None:
-        """A window's rows (``emit_empty``: an empty result is still an emission, as eKuiper's windows
-        send ``[]``; a single message's join or aggregate does not)."""
-        if emit_empty is None:
-            emit_empty = self.emit_empty
+    def close_rows(self, rows: list[Any], start: int | None, end: int | None, emit_empty: bool = True) -> None:
+        """A window's rows (``emit_empty``: a window that closes without rows still sends [] or its
+        aggregates over nothing, as eKuiper's windows do; a single message's join or aggregate does not)."""
         if not rows and not emit_empty:
             return
         if self.join is not None:
