@@ -78,7 +78,7 @@ def _replay(rule: Rule, catalog: Catalog, lines: Iterable[dict], until: int | No
         function_clock.set_clock(None)
 
 
-Batch = tuple[str, int, list[dict], "dict | None"]
+Batch = tuple[str, int, list[dict], dict | None]  # stream, time, rows, meta
 
 
 def _batches(lines: Iterable[dict], catalog: Catalog) -> Iterator[Batch]:
