@@ -49,7 +49,7 @@ async def test_reset_stops_running_process_pods(tmp_path: Path) -> None:
         assert not any(_alive(p) for p in pids), f"still running: {pids}"
         assert list(data.iterdir()) == []
     finally:
-        for pid in pids:  # never leave the sleeper behind when the test fails
+        for pid in filter(_alive, pids):  # never leave the sleeper behind when the test fails
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
