@@ -61,11 +61,15 @@ class NodeView:
 
 
 def with_daemon_tolerations(spec: Obj) -> None:
+    """AddOrUpdateTolerationInPodSpec for each daemon toleration: one equal in key, operator, value and effect
+    is replaced (so a tolerationSeconds on it goes: daemons stay for good), others are kept."""
     tolerations = list(spec.get("tolerations") or [])
     wanted = list(_DAEMON_TOLERATIONS) + ([_HOST_NETWORK_TOLERATION] if spec.get("hostNetwork") else [])
     for key, effect in wanted:
-        if not any(t.get("key") == key and t.get("effect") == effect for t in tolerations):
-            tolerations.append({"key": key, "operator": "Exists", "effect": effect})
+        daemon = {"key": key, "operator": "Exists", "effect": effect}
+        tolerations = [t for t in tolerations if (t.get("key"), t.get("operator", "Equal"), t.get("value", ""),
+                                                  t.get("effect")) != (key, "Exists", "", effect)]
+        tolerations.append(daemon)
     spec["tolerations"] = tolerations
 
 
