@@ -263,7 +263,9 @@ DISCOVERY_PATHS = ("/api", "/apis", "/openapi")
 READ_ONLY_METHODS = frozenset({"get", "head"})
 
 # fmt: off
-_CORE_READS = "pods nodes configmaps secrets services namespaces events"
+# No secrets: a node receives the Secrets its own pods use through the hub, never by listing them (a node
+# that could read every Secret could read the bootstrap tokens and let other machines join).
+_CORE_READS = "pods nodes configmaps services namespaces events"
 NODE_RULES: tuple[ResourceRule, ...] = _rules(
     # verbs                 API group              resources              namespace             scope
     ("get list watch",      "",                    _CORE_READS,           None,                 ANY),
