@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import time
 from pathlib import Path
@@ -222,8 +221,7 @@ async def test_container_killed_while_agent_down_restarts_with_unknown_last_stat
     await eventually(lambda: running(store, "reboot"))
     await first.stop()
     uid = p["metadata"]["uid"]
-    raw = (tmp_path / "pods" / uid / "containers" / "c" / "0" / "state.json").read_text()
-    state = json.loads(raw)
+    state = runtime._read_state(uid, "c", 0)
     os.kill(state["supervisorPid"], 9)  # as a host reboot would: supervisor and child gone, no exit recorded
     os.killpg(state["childPid"], 9)
     second = PodManager(store, NODE, runtime, tmp_path, sync_period=0.05, backoff_base=0.3)

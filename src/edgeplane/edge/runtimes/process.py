@@ -2,8 +2,8 @@
 
 Layout under the data directory::
 
-    pods/<uid>/containers/<name>/<attempt>/spec.json     what to run (written here)
-                                          /state.json    how it is going (written by the supervisor)
+    pods/<uid>/containers/<name>/<attempt>/spec.marshal  what to run (written here)
+                                          /state.marshal how it is going (written by the supervisor)
                                           /container.log output, CRI log format, rotated to .1
     pods/<uid>/rootfs/<name>/                            the container's root: working directory and mounts
 
@@ -15,7 +15,7 @@ the process's working directory (``workingDir`` is taken relative to that root t
 from __future__ import annotations
 
 import asyncio
-import json
+import marshal
 import os
 import shutil
 import signal
@@ -25,13 +25,14 @@ from pathlib import Path
 
 import edgeplane
 from edgeplane.edge.runtimes.interface import ContainerConfig, ContainerConfigError, ContainerState, Runtime
-from edgeplane.edge.runtimes.supervisor import proc_start_time
+from edgeplane.edge.runtimes.supervisor import SPEC, STATE, proc_start_time
 
 STATE_WAIT = 5.0  # seconds a new supervisor has to report its child started
 POLL = 0.02
 # Instances without a state file yet (a supervisor starting) are "running" for this long, then Unknown.
 STARTING_GRACE = 10.0
 UNKNOWN_EXIT = 255  # the exit code of an instance whose supervisor vanished (killed, host rebooted)
+# Supervisors run without site (-S), so they find the package through PYTHONPATH alone.
 _PACKAGE_ROOT = str(Path(edgeplane.__file__).resolve().parent.parent)
 
 
@@ -92,7 +93,7 @@ class ProcessRuntime(Runtime):
             "logMaxBytes": self.log_max_bytes,
             "logFiles": self.log_files,
         }
-        (instance / "spec.json").write_text(json.dumps(spec))
+        (instance / SPEC).write_bytes(marshal.dumps(spec))
         launcher = await asyncio.create_subprocess_exec(
             self.python, "-S", "-m", "edgeplane.edge.runtimes.supervisor", str(instance),
             env={"PYTHONPATH": _PACKAGE_ROOT}, stdin=asyncio.subprocess.DEVNULL,
@@ -185,7 +186,7 @@ class ProcessRuntime(Runtime):
         attempts = self._attempts(pod_uid, name)
         if not attempts or not command:
             return 1, "container not found" if command else "empty probe command"
-        spec = json.loads((self._instance_dir(pod_uid, name, attempts[-1]) / "spec.json").read_text())
+        spec = marshal.loads((self._instance_dir(pod_uid, name, attempts[-1]) / SPEC).read_bytes())
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command, env=spec["env"], cwd=spec["cwd"], stdin=asyncio.subprocess.DEVNULL,
@@ -211,15 +212,15 @@ class ProcessRuntime(Runtime):
 
     def _read_state(self, pod_uid: str, name: str, attempt: int) -> dict:
         try:
-            return json.loads((self._instance_dir(pod_uid, name, attempt) / "state.json").read_bytes())
-        except (FileNotFoundError, ValueError):
+            return marshal.loads((self._instance_dir(pod_uid, name, attempt) / STATE).read_bytes())
+        except (FileNotFoundError, ValueError, EOFError, TypeError):
             return {}
 
     def _state(self, pod_uid: str, name: str, attempt: int) -> ContainerState | None:
         instance = self._instance_dir(pod_uid, name, attempt)
         try:
-            spec = json.loads((instance / "spec.json").read_bytes())
-        except (FileNotFoundError, ValueError):
+            spec = marshal.loads((instance / SPEC).read_bytes())
+        except (FileNotFoundError, ValueError, EOFError, TypeError):
             return None
         raw = self._read_state(pod_uid, name, attempt)
         state = ContainerState(
@@ -233,7 +234,7 @@ class ProcessRuntime(Runtime):
             state.reason = raw.get("reason", "")
             state.message = raw.get("message", "")
         elif not raw:
-            age = time.time() - (instance / "spec.json").stat().st_mtime
+            age = time.time() - (instance / SPEC).stat().st_mtime
             if age > STARTING_GRACE:
                 self._vanished(state, "the supervisor never started")
         elif proc_start_time(int(raw["supervisorPid"])) != raw.get("supervisorStart"):

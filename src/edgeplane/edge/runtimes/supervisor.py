@@ -1,23 +1,27 @@
 """The supervisor of one process-runtime container instance: ``python -S -m edgeplane.edge.runtimes.supervisor DIR``.
 
-It detaches from the agent (fork, setsid) so the container survives agent restarts, runs ``DIR/spec.json``'s
+It detaches from the agent (fork, setsid) so the container survives agent restarts, runs ``DIR/spec.marshal``'s
 argv with its env and working directory in a process group of its own, writes stdout/stderr to
 ``DIR/container.log`` in the CRI log format (``<RFC3339Nano> stdout|stderr F|P <text>``) with size-based
-rotation, and records the instance's life in ``DIR/state.json`` (replaced atomically), which the agent reads
+rotation, and records the instance's life in ``DIR/state.marshal`` (replaced atomically), which the agent reads
 to know the container's state and to adopt it again after a restart.
 
-It imports only what it must (no asyncio, no subprocess): one of these runs per container.
+It imports only what it must (no asyncio, no subprocess, no json) and runs without site-packages (-S):
+one of these runs per container.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import select
 import signal
 import sys
 import time
 
+# Spec and state are marshal files: the format needs no import (json would cost every supervisor ~1 MiB),
+# and the agent and its supervisors run the same interpreter.
+SPEC, STATE = "spec.marshal", "state.marshal"
 PARTIAL_LINE_LIMIT = 16 * 1024  # a line longer than this is written as partial ("P") chunks
 EXEC_FAILED = 128  # exit code recorded when the command could not be started (as runc reports it)
 
@@ -67,8 +71,8 @@ class RotatingLog:
 class Supervisor:
     def __init__(self, directory: str) -> None:
         self.dir = directory
-        with open(os.path.join(directory, "spec.json"), "rb") as f:
-            self.spec = json.load(f)
+        with open(os.path.join(directory, SPEC), "rb") as f:
+            self.spec = marshal.load(f)
         self.state: dict[str, object] = {
             "supervisorPid": os.getpid(),
             "supervisorStart": proc_start_time(os.getpid()),
@@ -77,10 +81,10 @@ class Supervisor:
 
     def write_state(self, **changes: object) -> None:
         self.state.update(changes)
-        tmp = os.path.join(self.dir, "state.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(self.state, f)
-        os.replace(tmp, os.path.join(self.dir, "state.json"))
+        tmp = os.path.join(self.dir, STATE + ".tmp")
+        with open(tmp, "wb") as f:
+            marshal.dump(self.state, f)
+        os.replace(tmp, os.path.join(self.dir, STATE))
 
     def run(self) -> None:
         spec = self.spec
@@ -176,7 +180,7 @@ class Supervisor:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
-        sys.stderr.write("usage: python -m edgeplane.edge.runtimes.supervisor INSTANCE_DIR\n")
+        sys.stderr.write("usage: python -S -m edgeplane.edge.runtimes.supervisor INSTANCE_DIR\n")
         return 2
     if os.fork() > 0:  # the agent waits for this parent only; the supervisor carries on detached
         return 0
