@@ -24,7 +24,8 @@ DEL = "del"  # {"key": "pods/ns/name", "rv": n}: the node should not hold this o
 SYNCED = "synced"  # {}: everything that differed at hello has been sent
 UPACK = "upack"  # {"ok": [seq...], "retry": [seq...], "failed": {seq: message}}
 
-MAX_FRAME = 16 * 1024 * 1024
+MAX_FRAME = 16 * 1024 * 1024  # what a receiver accepts
+FRAME_BYTES = 1024 * 1024  # a sender closes a frame once it holds this much (one object may add 3 MiB)
 BATCH = 256  # messages per frame at most
 
 
@@ -34,6 +35,15 @@ class ProtocolError(ValueError):
 
 def encode(messages: list[dict[str, Any]]) -> bytes:
     return orjson.dumps(messages)
+
+
+def encode_one(message: dict[str, Any]) -> bytes:
+    return orjson.dumps(message)
+
+
+def join_frame(encoded: list[bytes]) -> bytes:
+    """A frame from messages encoded one by one (so a sender can bound a frame's size as it fills it)."""
+    return b"[" + b",".join(encoded) + b"]"
 
 
 def decode(frame: bytes | str) -> list[dict[str, Any]]:

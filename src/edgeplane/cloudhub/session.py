@@ -72,27 +72,35 @@ class Session:
         self._wake.set()
 
     async def send(self, messages: list[dict[str, Any]]) -> None:
+        await self.send_frame(protocol.encode(messages))
+
+    async def send_frame(self, frame: bytes) -> None:
         async with self._send_lock:
-            await self.ws.send_bytes(protocol.encode(messages))
+            await self.ws.send_bytes(frame)
 
     async def run_sender(self) -> None:
-        """Drains the dirty keys in batches while the window has room; ends when the socket closes."""
+        """Drains the dirty keys in frames while the window has room; ends when the socket closes."""
         while not self.closed:
             await self._wake.wait()
             self._wake.clear()
             while self.dirty and len(self.inflight) < WINDOW and not self.closed:
-                batch: list[dict[str, Any]] = []
+                encoded: list[bytes] = []
+                size = 0
                 room = min(protocol.BATCH, WINDOW - len(self.inflight))
-                while self.dirty and len(batch) < room:
+                while self.dirty and len(encoded) < room and size < protocol.FRAME_BYTES:
                     key = next(iter(self.dirty))
                     del self.dirty[key]
                     if self._initial is not None:
                         self._initial.discard(key)
                     message = self.message_for(self.channel, key, self.inflight)
                     if message is not None:
-                        batch.append(message)
+                        encoded.append(protocol.encode_one(message))
+                        size += len(encoded[-1])
                 if self._initial is not None and not self._initial:
                     self._initial = None
-                    batch.append({"t": protocol.SYNCED})
-                if batch:
-                    await self.send(batch)
+                    encoded.append(protocol.encode_one({"t": protocol.SYNCED}))
+                if encoded:
+                    await self.send_frame(protocol.join_frame(encoded))
+            if self._initial is not None and not self._initial and not self.closed:
+                self._initial = None  # the hello diff was empty
+                await self.send([{"t": protocol.SYNCED}])

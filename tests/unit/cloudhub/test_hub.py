@@ -11,11 +11,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from edgeplane.api import errors
 from edgeplane.client.local import LocalClient
 from edgeplane.cloud.process import CloudConfig, CloudProcess, free_port
+from edgeplane.cloudhub import protocol
 from edgeplane.edge.hubclient import Backoff, HubClient
 from edgeplane.edge.metastore import MetaStore
 from edgeplane.pki.ca import CertificateAuthority
@@ -217,3 +219,35 @@ async def _get(c: LocalClient, api_version: str, resource: str, name: str, ns: s
 
 async def _absent(c: LocalClient, api_version: str, resource: str, name: str, ns: str = "") -> bool:
     return await _get(c, api_version, resource, name, ns) is None
+
+
+async def test_a_slow_edge_does_not_hold_up_the_others(cloud: Cloud, tmp_path: Path) -> None:
+    """An edge that stops reading fills its own socket; other nodes keep getting their changes at once."""
+    c = cloud.client
+    blob = "x" * 900_000
+    for i in range(40):  # 36 MB for the slow node: far more than the socket buffers hold
+        await c.create("v1", "configmaps", {"metadata": {"name": f"big{i}"}, "data": {"blob": blob}}, "default")
+    await c.create("v1", "pods", pod_body("slow-pod", "slow",
+                                          envFrom=[{"configMapRef": {"name": f"big{i}"}} for i in range(40)]),
+                   "default")
+    cert, key = cloud.ca.issue_client_cert("system:node:slow", ["system:nodes"])
+    async with aiohttp.ClientSession() as http:
+        url = cloud.url.replace("https://", "wss://") + protocol.HUB_PATH
+        slow = await http.ws_connect(url, ssl=client_ssl_context(cloud.ca.cert_pem, cert, key),
+                                     max_msg_size=protocol.MAX_FRAME)
+        await slow.send_bytes(protocol.encode([{"t": protocol.HELLO, "v": 1, "inventory": {}}]))
+        # The slow edge never reads from here on.
+        async with cloud.edge(tmp_path / "fast", node="fast") as fast:
+            await asyncio.wait_for(fast.client.synced.wait(), 5)
+            for i in range(5):
+                started = asyncio.get_running_loop().time()
+                await c.create("v1", "pods", pod_body(f"fast-{i}", "fast"), "default")
+                await eventually(lambda i=i: fast.ms.get("pods", "default", f"fast-{i}"), 2, what="fast delivery")
+                assert asyncio.get_running_loop().time() - started < 1.0
+        # Held back, not lost: once the slow edge reads, everything it needs arrives.
+        keys: set[str] = set()
+        while "pods/default/slow-pod" not in keys or len(keys) < 41:
+            msg = await asyncio.wait_for(slow.receive(), 10)
+            keys.update(m["key"] for m in protocol.decode(msg.data) if m["t"] == protocol.OBJ)
+        assert keys == {"pods/default/slow-pod"} | {f"configmaps/default/big{i}" for i in range(40)}
+        await slow.close()
