@@ -34,6 +34,8 @@ FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
 OWNER_INDEX = "ownerrefs/owner-uid"
 REGISTRY_POLL_SECONDS = 1.0
+# The metadata the collector acts on; changes elsewhere (pod status, mostly) are not its business.
+_GRAPH_FIELDS = ("ownerReferences", "deletionTimestamp", "finalizers")
 
 
 class GarbageCollector(Controller):
@@ -98,9 +100,12 @@ class GarbageCollector(Controller):
                 self._enqueue_owners(obj)
                 return
             m = new["metadata"]
+            before = (old or {}).get("metadata") or {}
+            if old is not None and all(before.get(f) == m.get(f) for f in _GRAPH_FIELDS):
+                return  # a status or spec change: nothing the collector looks at
             if m.get("ownerReferences") or (m.get("deletionTimestamp") and _gc_finalizers(new)):
                 self.queue.add((*type_key, object_key(new)))
-            if m.get("deletionTimestamp") and not (old or {}).get("metadata", {}).get("deletionTimestamp"):
+            if m.get("deletionTimestamp") and not before.get("deletionTimestamp"):
                 self._enqueue_owners(new)  # a foreground owner may be waiting for this one
         return changed
 
