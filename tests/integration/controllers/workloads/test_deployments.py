@@ -203,3 +203,15 @@ def test_deleting_a_deployment_removes_its_replicasets_and_pods(kubectl: Kubectl
     kubectl("delete", "deployment", "gone", "-n", ns)
     wait_for(lambda: not replicasets(kubectl, ns) and not pods(kubectl, ns, "app=gone"),
              "ReplicaSets and pods garbage collected")
+
+
+def test_a_stuck_rollout_exceeds_its_progress_deadline(kubectl: Kubectl, kubelet: FakeKubelet, ns: str) -> None:
+    manifest = deployment("stuck", ns, replicas=1, extra_spec="  progressDeadlineSeconds: 2").replace(
+        "spec: {containers:", "spec: {nodeSelector: {nowhere: 'true'}, containers:")
+    kubectl("apply", "-f", "-", input=manifest)
+    result = kubectl("rollout", "status", "deployment/stuck", "-n", ns, "--timeout=30s", check=False, timeout=40)
+    assert result.returncode != 0
+    assert "exceeded its progress deadline" in result.stderr
+    progressing = next(c for c in get_json(kubectl, "deployment", "stuck", "-n", ns)["status"]["conditions"]
+                       if c["type"] == "Progressing")
+    assert (progressing["status"], progressing["reason"]) == ("False", "ProgressDeadlineExceeded")
