@@ -11,7 +11,12 @@ from edgeplane.edge.probes import LIVENESS, READINESS, Outcome, ProbeWorker, run
 
 async def _exec(command: list[str], time_limit: float) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(*command, stdout=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(proc.communicate(), time_limit)
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), time_limit)
+    except TimeoutError:
+        proc.kill()
+        await proc.communicate()
+        raise
     return proc.returncode or 0, out.decode()
 
 

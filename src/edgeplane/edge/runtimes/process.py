@@ -201,7 +201,7 @@ class ProcessRuntime(Runtime):
                 os.killpg(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            await proc.wait()
+            await proc.communicate()
             raise
         return proc.returncode or 0, out.decode(errors="replace")[:1024]
 
