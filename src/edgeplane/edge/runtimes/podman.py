@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from edgeplane.edge import hostnet
 from edgeplane.edge.runtimes.interface import (
     ContainerConfig,
     ContainerConfigError,
@@ -60,7 +61,7 @@ class PodmanRuntime(Runtime):
     def __init__(self, data_dir: Path, *, podman: str = "podman", host_ip: str = "") -> None:
         self.pods_dir = Path(data_dir) / "pods"
         self.podman = podman
-        self.host_ip = host_ip
+        self.host_ip = host_ip or hostnet.primary_ip()
         self.global_args = ["--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
         self.ulimits = _ulimit(resource.RLIMIT_NOFILE, "nofile") + _ulimit(resource.RLIMIT_NPROC, "nproc", _pid_max())
         self._snapshot: list[dict[str, Any]] | None = None

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 import edgeplane
+from edgeplane.edge import hostnet
 from edgeplane.edge.runtimes.interface import ContainerConfig, ContainerConfigError, ContainerState, Runtime
 from edgeplane.edge.runtimes.supervisor import SPEC, STATE, proc_start_time
 
@@ -44,7 +45,7 @@ class ProcessRuntime(Runtime):
         python: str = sys.executable,
     ) -> None:
         self.pods_dir = Path(data_dir) / "pods"
-        self.host_ip = host_ip
+        self.host_ip = host_ip or hostnet.primary_ip()
         self.log_max_bytes = log_max_bytes
         self.log_files = log_files
         self.python = python
