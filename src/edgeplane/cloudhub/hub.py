@@ -236,7 +236,10 @@ class CloudHub:
                 return message.get("seq"), UpstreamError(f"{type(exc).__name__}: {exc}", retry=True)
 
         async with session.up_lock:
-            results = await asyncio.gather(*(one(m) for m in ups))
+            # Registration first: the node's status and Lease in the same frame may need the Node.
+            first = [m for m in ups if m.get("kind") == "register"]
+            results = [await one(m) for m in first]
+            results += await asyncio.gather(*(one(m) for m in ups if m.get("kind") != "register"))
         ack: dict[str, Any] = {"t": protocol.UPACK, "ok": [], "retry": [], "failed": {}}
         for seq, exc in results:
             if exc is None:
