@@ -204,7 +204,9 @@ class CloudHub:
                     raise protocol.ProtocolError(f'the first message must be "hello", not {kind!r}')
                 elif kind == protocol.ACK:
                     acks = message.get("acks")
-                    if not isinstance(acks, list):
+                    if not isinstance(acks, list) or not all(
+                            isinstance(a, list) and len(a) == 3 and isinstance(a[0], str) and isinstance(a[1], int)
+                            for a in acks):
                         raise protocol.ProtocolError('"ack" needs a list "acks" of [key, rv, deleted]')
                     session.on_acks(acks)
                 elif kind == protocol.UP:
@@ -218,6 +220,9 @@ class CloudHub:
         inventory = message.get("inventory")
         if not isinstance(inventory, dict) or not all(isinstance(v, int) for v in inventory.values()):
             raise protocol.ProtocolError('"hello" needs an "inventory" object of key -> resourceVersion (int)')
+        bad = next((k for k in inventory if k.count("/") != 2 or not k.split("/")[0] or not k.split("/")[2]), None)
+        if bad is not None:
+            raise protocol.ProtocolError(f'"hello": inventory key {bad[:100]!r} is not resource/namespace/name')
         channel = session.channel
         channel.acked = dict(inventory)  # what the edge holds is the truth, whatever we thought it acked
         session.inflight.clear()

@@ -251,3 +251,54 @@ async def test_a_slow_edge_does_not_hold_up_the_others(cloud: Cloud, tmp_path: P
             keys.update(m["key"] for m in protocol.decode(msg.data) if m["t"] == protocol.OBJ)
         assert keys == {"pods/default/slow-pod"} | {f"configmaps/default/big{i}" for i in range(40)}
         await slow.close()
+
+
+@pytest.mark.parametrize("frame", [
+    b"not json",
+    b'{"t": "hello"}',
+    b'[{"t": "ack", "acks": []}]',  # before hello
+    b'[{"t": "hello", "v": 1, "inventory": {"pods-without-slashes": 3}}]',
+    b'[{"t": "hello", "v": 1, "inventory": {}}, {"t": "ack", "acks": [["k"]]}]',
+    b'[{"t": "hello", "v": 1, "inventory": {}}, {"t": "bogus"}]',
+])
+async def test_protocol_violations_close_the_connection_with_a_reason(cloud: Cloud, frame: bytes) -> None:
+    cert, key = cloud.ca.issue_client_cert("system:node:bad", ["system:nodes"])
+    async with aiohttp.ClientSession() as http:
+        url = cloud.url.replace("https://", "wss://") + protocol.HUB_PATH
+        ws = await http.ws_connect(url, ssl=client_ssl_context(cloud.ca.cert_pem, cert, key))
+        await ws.send_bytes(frame)
+        while (msg := await asyncio.wait_for(ws.receive(), 5)).type == aiohttp.WSMsgType.BINARY:
+            pass  # e.g. "synced" after a valid hello
+        assert msg.type == aiohttp.WSMsgType.CLOSE
+        assert ws.close_code == 1002 and msg.extra
+
+
+async def test_a_restarted_cloud_rebuilds_what_the_edge_holds_from_its_hello(tmp_path: Path) -> None:
+    config = CloudConfig(data_dir=tmp_path / "cloud", bind_address="127.0.0.1", port=free_port(),
+                         controllers=False, hub_heartbeat=5.0)
+    proc = CloudProcess(config)
+    await proc.start()
+    cloud = Cloud(proc)
+    c = cloud.client
+    await c.create("v1", "configmaps", {"metadata": {"name": "cfg"}, "data": {"v": "0"}}, "default")
+    await c.create("v1", "pods", pod_body("a", "n1", envFrom=[{"configMapRef": {"name": "cfg"}}]), "default")
+    await c.create("v1", "pods", pod_body("b", "n1"), "default")
+    async with cloud.edge(tmp_path / "edge") as edge:
+        await eventually(lambda: len(edge.ms.inventory()) == 3, what="initial sync")
+        await proc.stop()
+        proc = CloudProcess(config)  # same store, fresh memory
+        await proc.start()
+        try:
+            c = LocalClient(proc.api.ctx)
+            await eventually(lambda: proc.hub.channels.get("n1") and proc.hub.channels["n1"].session, 10,
+                             what="the edge reconnected")
+            assert proc.hub.channels["n1"].acked == edge.ms.inventory()
+            await c.patch("v1", "configmaps", "cfg", {"data": {"v": "1"}}, "default")
+            await c.delete("v1", "pods", "b", "default", grace_period_seconds=0)
+            await eventually(lambda: (edge.ms.get("configmaps", "default", "cfg") or {}).get("data") == {"v": "1"},
+                             what="the update after the restart")
+            await eventually(lambda: edge.ms.get("pods", "default", "b") is None, what="the deletion")
+            assert [rv for rv, _ in edge.ms.applied_versions("pods", "default", "a")] == [
+                int((await c.get("v1", "pods", "a", "default"))["metadata"]["resourceVersion"])]
+        finally:
+            await proc.stop()
