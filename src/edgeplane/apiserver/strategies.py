@@ -40,11 +40,12 @@ def _default_tolerations(spec: dict[str, Any]) -> None:
     tolerations = spec.get("tolerations") or []
     if not isinstance(tolerations, list):
         return  # validation reports it
-    for key in _NODE_GONE_TAINTS:
-        if not any(isinstance(t, dict) and t.get("key", "") in ("", key) and t.get("effect", "") in ("", "NoExecute")
-                   for t in tolerations):
-            tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute",
-                                "tolerationSeconds": DEFAULT_TOLERATION_SECONDS})
+    # Keys tolerated for NoExecute ("" tolerates every key).
+    covered = {t.get("key", "") for t in tolerations if isinstance(t, dict) and t.get("effect", "") in ("", "NoExecute")}
+    if "" not in covered:
+        tolerations.extend({"key": key, "operator": "Exists", "effect": "NoExecute",
+                            "tolerationSeconds": DEFAULT_TOLERATION_SECONDS}
+                           for key in _NODE_GONE_TAINTS if key not in covered)
     spec["tolerations"] = tolerations
 
 

@@ -102,6 +102,7 @@ class NodeLifecycleController(Controller):
         self._renewals: dict[tuple[str, str], Any] = {}  # (node, lease|status) -> last renewal seen
         self._renewed: set[str] = set()  # nodes seen renewing since this controller started
         self._bad_autonomy: dict[str, str] = {}  # node -> annotation value already reported as invalid
+        self._taints_seen: dict[tuple[str, str, str], float] = {}  # NoExecute taints without timeAdded
         self.nodes: Informer = self.informer("v1", "nodes")
         self.leases: Informer = self.informer("coordination.k8s.io/v1", "leases")
         self.pods: Informer = self.informer("v1", "pods")
@@ -134,6 +135,7 @@ class NodeLifecycleController(Controller):
             name = old["metadata"]["name"] if old else ""
             for state in (self._seen, self._bad_autonomy):
                 state.pop(name, None)
+            self._forget_taints(name, [])
             self._renewed.discard(name)
             for source in ("lease", "status"):
                 self._renewals.pop((name, source), None)
@@ -207,7 +209,7 @@ class NodeLifecycleController(Controller):
         return await self.client.patch("v1", "nodes", m["name"], {
             "metadata": {"resourceVersion": m["resourceVersion"]}, "spec": {"taints": kept + added or None}})
 
-    def _autonomy_end(self, node: dict[str, Any], since: float) -> float | None:
+    async def _autonomy_end(self, node: dict[str, Any], since: float) -> float | None:
         """Wall time the node's autonomy ends (inf: never), or None for an ordinary node."""
         name = node["metadata"]["name"]
         try:
@@ -217,15 +219,16 @@ class NodeLifecycleController(Controller):
             if self._bad_autonomy.get(name) != value:
                 self._bad_autonomy[name] = value
                 log.warning("node %s: annotation %s: %s; the node is not autonomous", name, AUTONOMY_DURATION, exc)
-                asyncio.get_running_loop().create_task(self.events.record(
+                await self.events.record(
                     node, "Warning", "InvalidAutonomyDuration",
-                    f"metadata.annotations[{AUTONOMY_DURATION}]: {exc}; the node is treated as not autonomous"))
+                    f"metadata.annotations[{AUTONOMY_DURATION}]: {exc}; the node is treated as not autonomous")
             return None
         return None if seconds is None else since + seconds
 
     async def _handle_pods(self, node: dict[str, Any]) -> float:
         """Marks pods NotReady and evicts those whose toleration ran out; seconds until the next is due."""
         taints = [t for t in (node.get("spec") or {}).get("taints") or () if t.get("effect") == NO_EXECUTE]
+        self._forget_taints(node["metadata"]["name"], taints)
         not_ready = (condition(node, "Ready") or {}).get("status") in ("Unknown", "False")
         if not taints and not not_ready:
             return math.inf
@@ -233,11 +236,10 @@ class NodeLifecycleController(Controller):
         autonomy_end = None
         unreachable = [t for t in taints if t.get("key") == UNREACHABLE]
         if unreachable:
-            autonomy_end = self._autonomy_end(node, _wall_time(unreachable[0].get("timeAdded")) or wall_now)
+            autonomy_end = await self._autonomy_end(node, self._taint_start(node, unreachable[0], wall_now))
             if autonomy_end is not None and wall_now < autonomy_end:
                 return autonomy_end - wall_now  # autonomous: its pods are the node's business until then
-        starts = [s for t in taints if (s := _wall_time(t.get("timeAdded"))) is not None]
-        since = min(starts) if starts else wall_now
+        since = min(self._taint_start(node, t, wall_now) for t in taints) if taints else wall_now
         next_due = math.inf
         for pod in self.pods.by_index(_POD_INDEX, node["metadata"]["name"]):
             if pod["metadata"].get("deletionTimestamp") or (pod.get("status") or {}).get("phase") in (
@@ -254,6 +256,19 @@ class NodeLifecycleController(Controller):
             else:
                 next_due = min(next_due, due - wall_now)
         return next_due
+
+    def _taint_start(self, node: dict[str, Any], taint: Taint, wall_now: float) -> float:
+        """When a NoExecute taint appeared: its timeAdded, or when this controller first saw it."""
+        added = _wall_time(taint.get("timeAdded"))
+        if added is not None:
+            return added
+        key = (node["metadata"]["name"], taint.get("key", ""), taint.get("value", ""))
+        return self._taints_seen.setdefault(key, wall_now)
+
+    def _forget_taints(self, node_name: str, current: list[Taint]) -> None:
+        keep = {(node_name, t.get("key", ""), t.get("value", "")) for t in current}
+        for key in [k for k in self._taints_seen if k[0] == node_name and k not in keep]:
+            del self._taints_seen[key]
 
     async def _mark_not_ready(self, pod: dict[str, Any]) -> None:
         ready = condition(pod, "Ready")

@@ -162,3 +162,19 @@ async def test_a_bad_autonomy_duration_is_reported_and_the_node_is_ordinary(
                                       f"involvedObject.name={node}")).stdout
     assert "InvalidAutonomyDuration" in events
     assert "metadata.annotations[node.openyurt.io/autonomy-duration]: invalid duration 'forever'" in events
+
+
+async def test_a_no_execute_taint_evicts_the_pods_that_do_not_tolerate_it(
+        cluster: Cluster, kubectl: Kubectl) -> None:
+    node = await cluster.add_node("maintained", lease=True)
+    await running_pod(cluster, "plain", node)
+    await running_pod(cluster, "tolerant", node, tolerations=[
+        {"key": "maintenance", "operator": "Exists", "effect": "NoExecute"}])
+    await asyncio.to_thread(kubectl, "taint", "node", node, "maintenance=now:NoExecute")
+
+    async def evicted() -> bool:
+        return bool((await cluster.pod("plain"))["metadata"].get("deletionTimestamp"))
+    await eventually(evicted, 5, "eviction by a NoExecute taint")
+    tolerant = await cluster.pod("tolerant")
+    assert not tolerant["metadata"].get("deletionTimestamp")
+    assert condition(tolerant, "Ready")["status"] == "True"  # the node itself is fine

@@ -111,6 +111,7 @@ async def test_requests_count_against_allocatable_with_bound_pods(cluster: Clust
     assert await cluster.bound_node("third") == node
     await cluster.create_pod("fourth")
     await failed_scheduling(kubectl, cluster, "fourth", "0/1 nodes are available: 1 Too many pods.")
+    await cluster.api.delete("v1", "pods", "fourth", cluster.namespace)  # it would compete for the freed slot
     # Deleting the bound pod frees its requests: the waiting pods are retried.
     await cluster.api.delete("v1", "pods", "running", cluster.namespace, grace_period_seconds=0)
     assert await cluster.bound_node("half") == node
