@@ -65,11 +65,19 @@ def rss_kb(pid: int) -> int:
     return 0
 
 
-def wire_bytes(port: int) -> int:
-    """TCP payload bytes both ways (TLS records included) of every connection to ``port``, from TCP_INFO."""
-    out = subprocess.run(["ss", "-tinH", "state", "established", f"( dport = :{port} )"], capture_output=True,
+def wire_bytes(port: int, pids: set[int]) -> int:
+    """TCP payload bytes both ways (TLS records included) of the connections of ``pids`` to ``port``, from the
+    kernel's TCP_INFO (``ss``); other clients of the port (the bench's own API client) are left out."""
+    out = subprocess.run(["ss", "-tinpH", "state", "established", f"( dport = :{port} )"], capture_output=True,
                          text=True, check=True).stdout
-    return sum(int(n) for n in re.findall(r"bytes_(?:acked|received):(\d+)", out))
+    total, counted = 0, False
+    for line in out.splitlines():
+        if not line.startswith(("\t", " ")):
+            owner = re.search(r"pid=(\d+)", line)
+            counted = owner is not None and int(owner.group(1)) in pids
+        elif counted:
+            total += sum(int(n) for n in re.findall(r"bytes_(?:acked|received):(\d+)", line))
+    return total
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -277,9 +285,10 @@ async def measure(bench: Bench, args: argparse.Namespace) -> None:
         print(f"memory:        cloud RSS {base_rss / 1024:.0f} MB -> {rss / 1024:.0f} MB: "
               f"{(rss - base_rss) / args.nodes:.1f} KB per connected node (goal <= 30 KB)")
 
-        before = wire_bytes(bench.port)
+        pids = {p.pid for p in bench.hollows}
+        before = wire_bytes(bench.port, pids)
         await asyncio.sleep(args.idle)
-        idle = wire_bytes(bench.port) - before
+        idle = wire_bytes(bench.port, pids) - before
         print(f"idle traffic:  {idle / args.nodes / (args.idle / 60):.0f} bytes per idle node per minute "
               f"(TLS records incl. heartbeats and Lease renewals, over {args.idle:.0f} s)")
 
@@ -293,14 +302,19 @@ async def pod_latency(client: RESTClient, names: list[str], args: argparse.Names
     done = asyncio.Event()
 
     async def watch() -> None:
-        async for ev in client.watch("v1", "pods", "default", label_selector="bench=hub"):
-            pod = ev["object"]
-            name = pod["metadata"]["name"]
-            if name not in running and (pod.get("status") or {}).get("phase") == "Running":
-                running[name] = time.monotonic()
-                if len(running) >= args.pods:
-                    done.set()
-                    return
+        rv = (await client.list("v1", "pods", "default", label_selector="bench=hub"))["metadata"]["resourceVersion"]
+        while True:  # a watch the server closes (timeout, slow reader) is resumed from the last version seen
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                async for ev in client.watch("v1", "pods", "default", label_selector="bench=hub",
+                                             resource_version=rv):
+                    pod = ev["object"]
+                    rv = pod["metadata"].get("resourceVersion", rv)
+                    name = pod["metadata"].get("name", "")
+                    if name not in running and (pod.get("status") or {}).get("phase") == "Running":
+                        running[name] = time.monotonic()
+                        if len(running) >= args.pods:
+                            done.set()
+                            return
 
     watcher = asyncio.create_task(watch())
     await asyncio.sleep(0.5)
@@ -330,7 +344,8 @@ async def pod_latency(client: RESTClient, names: list[str], args: argparse.Names
         await asyncio.wait_for(done.wait(), 60)
     watcher.cancel()
     latencies = [running[n] - created[n] for n in running if n in created]
-    missing = args.pods - len(latencies)
+    pods = (await client.list("v1", "pods", "default", label_selector="bench=hub"))["items"]
+    missing = sum(1 for p in pods if (p.get("status") or {}).get("phase") != "Running")
     print(f"pod startup:   {args.pods} pods at {rate:.0f}/s over {len(names)} nodes: creation -> Running "
           f"p50 {percentile(latencies, 50) * 1000:.0f} ms, p90 {percentile(latencies, 90) * 1000:.0f} ms, "
           f"p99 {percentile(latencies, 99) * 1000:.0f} ms (goal p99 < 2 s)"
