@@ -143,7 +143,6 @@ def test_replicaset_adopts_releases_and_deletes_unscheduled_pods_first(
     # fullyLabeledReplicas counts pods carrying every template label, not just the selector's.
     keeper = live(pods(kubectl, ns, "app=rs"))[0]["metadata"]["name"]
     kubectl("label", "pod", keeper, "-n", ns, "tier-")
-    wait_for(lambda: (get_json(kubectl, "rs", "rs", "-n", ns)["status"]).get("fullyLabeledReplicas") == 1,
-             "one fully labelled replica")
-    status = get_json(kubectl, "rs", "rs", "-n", ns)["status"]
-    assert (status["replicas"], status["readyReplicas"]) == (2, 2)
+    status = wait_for(lambda: (s := get_json(kubectl, "rs", "rs", "-n", ns)["status"]).get("fullyLabeledReplicas") == 1
+                      and s.get("readyReplicas") == 2 and s, "one fully labelled replica of two ready")
+    assert status["replicas"] == 2 and status["availableReplicas"] == 2
