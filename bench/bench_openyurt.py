@@ -14,12 +14,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.integration.cloudproc import Cloud
-from tests.integration.controllers.openyurt.cluster import node_object
-
 from edgeplane.client.rest import RESTClient
 from edgeplane.controllers.nodepool import conciliate_node
 from edgeplane.controllers.yurtappset import render_deployment, revision_of
+from tests.integration.cloudproc import Cloud
+from tests.integration.controllers.openyurt.cluster import node_object
 
 POOL = {"metadata": {"name": "hangzhou"},
         "spec": {"labels": {"region": "hangzhou", "tier": "edge"}, "annotations": {"owner": "ops"},

@@ -19,6 +19,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edgeplane.api.protobuf import decode_object
 from tests.unit.api.protobuf_encoder import (
     envelope,
     int_field,
@@ -28,8 +29,6 @@ from tests.unit.api.protobuf_encoder import (
     object_meta,
     str_field,
 )
-
-from edgeplane.api.protobuf import decode_object
 
 
 def configmap() -> bytes:

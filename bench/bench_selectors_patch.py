@@ -12,11 +12,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.unit.api.test_patch_strategic import DEPLOYMENT
-
 from edgeplane.api.patch import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from edgeplane.api.quantity import parse_quantity
 from edgeplane.api.selectors import FieldSelector, LabelSelector
+from tests.unit.api.test_patch_strategic import DEPLOYMENT
 
 
 def per_call(fn: Any, number: int) -> float:

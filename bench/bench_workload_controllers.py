@@ -18,10 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from edgeplane.client.rest import RESTClient
 from tests.integration.cloudproc import Cloud
 from tests.integration.controllers.workloads.kubelet import FakeKubelet
-
-from edgeplane.client.rest import RESTClient
 
 
 def deployment(replicas: int, image: str) -> dict[str, Any]:

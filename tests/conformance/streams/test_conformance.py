@@ -10,6 +10,7 @@ import copy
 import json
 
 import pytest
+
 from tests.conformance.streams.streams_cases import Case, load_all
 from tests.conformance.streams.streams_emissions import first_difference
 

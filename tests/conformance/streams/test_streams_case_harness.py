@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from tests.conformance.streams.streams_cases import CaseFileError, load_file
 from tests.conformance.streams.streams_emissions import first_difference
 

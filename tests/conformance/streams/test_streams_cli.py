@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from tests.conformance.streams.streams_cases import CASES_DIR, load_file
 
 EDGEPLANE = Path(sys.executable).with_name("edgeplane")

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from tests.unit.api.test_crd import widget_crd
 
 from edgeplane.api.openapi import openapi_v3_document, openapi_v3_index, operation_group
 from edgeplane.api.registry import Registry
+from tests.unit.api.test_crd import widget_crd
 
 REF = "#/components/schemas/"
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 
 import pytest
+
+from edgeplane.api.protobuf import DecodeError, UnsupportedKind, decode_object
 from tests.unit.api.protobuf_encoder import (
     ZERO_TIME,
     bool_field,
@@ -23,8 +25,6 @@ from tests.unit.api.protobuf_encoder import (
     str_field,
     varint,
 )
-
-from edgeplane.api.protobuf import DecodeError, UnsupportedKind, decode_object
 
 SECONDS_2024 = 1714979289  # 2024-05-06T07:08:09Z
 

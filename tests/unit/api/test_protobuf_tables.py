@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_binary
-from tests.unit.api.protobuf_encoder import envelope, int_field, map_entry, msg_field, str_field, varint
 
 from edgeplane.api import errors
 from edgeplane.api.protobuf import decode_object, message_for, wire
 from edgeplane.api.protobuf.k8s_messages import KINDS, MAP_ENTRIES, MESSAGES
 from edgeplane.api.protobuf.messages import DECODERS, go_duration
 from edgeplane.apiserver.codec import decode_body
+from tests.conftest import require_binary
+from tests.unit.api.protobuf_encoder import envelope, int_field, map_entry, msg_field, str_field, varint
 
 ROOT = Path(__file__).resolve().parents[3]
 PROTOBUF = "application/vnd.kubernetes.protobuf"

@@ -13,12 +13,12 @@ import uuid
 from pathlib import Path
 
 import pytest
-from tests.conftest import require_binary
-from tests.unit.edge.podfixtures import NODE, container, eventually, pod, put, status
 
 from edgeplane.edge.metastore import MetaStore
 from edgeplane.edge.podmanager import PodManager
 from edgeplane.edge.runtimes.podman import PodmanRuntime
+from tests.conftest import require_binary
+from tests.unit.edge.podfixtures import NODE, container, eventually, pod, put, status
 
 IMAGE = "localhost/edgeplane-test-busybox:1"
 APPLETS = ("sh", "echo", "cat", "sleep", "httpd", "env", "test", "true")
