@@ -63,27 +63,27 @@ def proxy(cloud: Cloud) -> Iterator[TCPProxy]:
 
 
 @pytest.fixture
-def edge(cloud: Cloud, proxy: TCPProxy, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[EdgeNode]:
+def pids(tmp_path: Path) -> Path:
+    """Where the test pods record their PIDs."""
+    path = tmp_path / "pids"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def edge(cloud: Cloud, proxy: TCPProxy, tmp_path: Path, pids: Path,
+         request: pytest.FixtureRequest) -> Iterator[EdgeNode]:
     name = "auto-" + request.node.name.removeprefix("test_").replace("_", "-")[:30].strip("-")
     node = EdgeNode(tmp_path / "edge", f"https://127.0.0.1:{proxy.port}", name)
     node.join(create_token(cloud))
     yield node
     node.stop()
-    _kill_supervised(node.data_dir)
-
-
-def _kill_supervised(data_dir: Path) -> None:
-    """Pods outlive their agent by design; a test must not leave them behind."""
-    for state_file in data_dir.glob("pods/*/containers/*/*/state.json"):
+    # Pods outlive their agent by design; a test must not leave them behind.
+    for pid_file in pids.iterdir():
         try:
-            state = json.loads(state_file.read_text())
-        except (OSError, ValueError):
-            continue
-        for key in ("childPid", "supervisorPid"):
-            try:
-                os.kill(int(state[key]), signal.SIGKILL)
-            except (KeyError, ValueError, OSError):
-                pass
+            os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        except (ValueError, OSError):
+            pass
 
 
 def pid_writer(name: str, pids: Path) -> dict[str, Any]:
@@ -102,10 +102,7 @@ def node_ready(kubectl: Kubectl, node: str) -> bool:
     return conditions.get("Ready") == "True"
 
 
-def test_deployment_pods_run_as_processes_on_a_joined_node(kubectl: Kubectl, edge: EdgeNode,
-                                                           tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
-    pids.mkdir()
+def test_deployment_pods_run_as_processes_on_a_joined_node(kubectl: Kubectl, edge: EdgeNode, pids: Path) -> None:
     wait_for(lambda: node_ready(kubectl, edge.node_name), 30, f"node Ready\n{edge.log()}")
     node = kubectl.json("node", edge.node_name)
     assert int(node["status"]["capacity"]["pods"]) > 0 and node["status"]["capacity"]["cpu"]
@@ -135,10 +132,7 @@ def test_deployment_pods_run_as_processes_on_a_joined_node(kubectl: Kubectl, edg
     kubectl("delete", "deployment", "web")
 
 
-def test_offline_autonomy_and_reconciliation(cloud: Cloud, kubectl: Kubectl, proxy: TCPProxy, edge: EdgeNode,
-                                             tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
-    pids.mkdir()
+def test_offline_autonomy_and_reconciliation(kubectl: Kubectl, proxy: TCPProxy, edge: EdgeNode, pids: Path) -> None:
     wait_for(lambda: node_ready(kubectl, edge.node_name), 30, f"node Ready\n{edge.log()}")
     names = ["crashy", "deleted", "steady1", "steady2"]
     for name in names:

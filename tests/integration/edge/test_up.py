@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -20,6 +21,7 @@ def test_up_runs_a_pod_on_its_local_node_and_stops_cleanly_on_ctrl_c(tmp_path: P
     port = free_port()
     log_path = tmp_path / "up.log"
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "EDGEPLANE_METASERVER_PORT": "0"}
+    pid_file = tmp_path / "hello.pid"
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "edgeplane.cli", "up", "--data-dir", str(data),
                                  "--port", str(port), "--node-name", "local"],
@@ -42,13 +44,13 @@ def test_up_runs_a_pod_on_its_local_node_and_stops_cleanly_on_ctrl_c(tmp_path: P
             return any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"].get("conditions", []))
 
         wait_for(ready, 30, f"the local node Ready\n{log_path.read_text()}")
-        k("run", "hello", "--image=busybox", "--restart=Never", "--command", "--", "sleep", "3600")
+        # $$$$: Kubernetes turns $$ into $ in commands; the shell's PID stays the sleep's after exec.
+        k("run", "hello", "--image=busybox", "--restart=Never", "--command", "--",
+          "sh", "-c", f"echo $$$$ > {pid_file}; exec sleep 3600")
         wait_for(lambda: json.loads(k("get", "pod", "hello", "-o", "json"))["status"].get("phase") == "Running",
                  30, f"the pod Running\n{log_path.read_text()}")
-        states = list(data.glob("edge/pods/*/containers/hello/*/state.json"))
-        assert states, "the pod runs under the process runtime of the local node"
-        child = json.loads(states[0].read_text())["childPid"]
-        os.kill(child, 0)
+        child = int(wait_for(pid_file.read_text, 5, "the pod's PID"))
+        assert _running(child), "the pod runs as a process of the local node"
 
         proc.send_signal(signal.SIGINT)
         assert proc.wait(20) == 0, log_path.read_text()
@@ -58,6 +60,9 @@ def test_up_runs_a_pod_on_its_local_node_and_stops_cleanly_on_ctrl_c(tmp_path: P
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if pid_file.exists():
+            with contextlib.suppress(ValueError, OSError):
+                os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
 def _running(pid: int) -> bool:
