@@ -32,11 +32,15 @@ async def test_reset_stops_running_process_pods(tmp_path: Path) -> None:
     (data / "node.json").write_text(orjson.dumps({"server": "https://x:1", "nodeName": "n1",
                                                   "runtime": "process"}).decode())
     runtime = ProcessRuntime(data)
-    state = await runtime.start(ContainerConfig(pod_uid="uid-1", pod_namespace="default", pod_name="sleeper",
-                                                name="main", image="", command=["sleep", "300"], env={}))
+    pid_file = tmp_path / "sleeper.pid"  # the pod records its own pid: no dependence on the runtime's files
+    state = await runtime.start(ContainerConfig(
+        pod_uid="uid-1", pod_namespace="default", pod_name="sleeper", name="main", image="",
+        command=["sh", "-c", f"echo $$ > {pid_file}; exec sleep 300"], env={}))
     assert state.running
-    pids = _pids_in(data)
-    assert pids, "the runtime recorded no process"
+    deadline = time.monotonic() + 5
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    pids = [int(pid_file.read_text())]
 
     try:
         result = subprocess.run([sys.executable, "-m", "edgeplane.cli", "reset", "--data-dir", str(data), "--yes"],
@@ -52,11 +56,3 @@ async def test_reset_stops_running_process_pods(tmp_path: Path) -> None:
         for pid in filter(_alive, pids):  # never leave the sleeper behind when the test fails
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-
-
-def _pids_in(data: Path) -> list[int]:
-    pids = []
-    for state_file in data.glob("pods/*/containers/*/*/state.json"):
-        state = orjson.loads(state_file.read_bytes())
-        pids += [int(v) for k, v in state.items() if k.lower().endswith("pid") and isinstance(v, int) and v > 0]
-    return pids
