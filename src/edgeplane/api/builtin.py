@@ -87,7 +87,7 @@ def builtin_types() -> list[ResourceType]:
         _kind("", "v1", "Node", "nodes", CORE + "Node", tables.NODES, namespaced=False, short=("no",),
               subresources=("status",), rules=core_rules.validate_node, defaulter=defaults.node),
         _kind("", "v1", "Pod", "pods", CORE + "Pod", tables.PODS, short=("po",), categories=("all",),
-              subresources=("status", "binding"),
+              subresources=("status", "binding", "log", "exec", "attach", "portforward"),
               rules=validate_pod, defaulter=defaults.pod),
         _kind("", "v1", "ConfigMap", "configmaps", CORE + "ConfigMap", tables.CONFIGMAPS, short=("cm",),
               rules=core_rules.validate_configmap),

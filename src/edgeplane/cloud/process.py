@@ -13,10 +13,12 @@ from aiohttp import web
 
 from edgeplane.apiserver.auth import Authenticator, Authorizer
 from edgeplane.apiserver.bootstrap import Bootstrap
+from edgeplane.apiserver.podproxy import PodProxy
 from edgeplane.apiserver.server import APIServer
 from edgeplane.client.local import LocalClient
 from edgeplane.cloudhub.hub import CloudHub
 from edgeplane.cloudhub.join import JoinService
+from edgeplane.cloudhub.tunnel import Tunnel
 from edgeplane.controllers.manager import ControllerManager
 from edgeplane.controllers.settings import ControllerSettings
 from edgeplane.pki.admin import ensure_admin_kubeconfig
@@ -84,6 +86,7 @@ class CloudProcess:
         self.hub = CloudHub(self.api.ctx, self.api.authorizer, heartbeat=cfg.hub_heartbeat)
         await self.hub.start()
         self.api.extra_routes.extend(self.hub.routes())
+        self.api.extra_routes.extend(PodProxy(self.api.ctx, self.api.authorizer, Tunnel(self.hub)).routes())
 
         self._runner = web.AppRunner(self.api.make_app(), access_log=None, handle_signals=False,
                                      shutdown_timeout=2.0)

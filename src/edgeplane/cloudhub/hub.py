@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from typing import Any
 
 from aiohttp import WSMsgType, web
@@ -23,7 +24,7 @@ from aiohttp import WSMsgType, web
 from edgeplane.apiserver.auth import Authorizer, UserInfo, node_name
 from edgeplane.apiserver.cacher import CacheEvent, Cacher
 from edgeplane.apiserver.context import APIContext
-from edgeplane.cloudhub import protocol
+from edgeplane.cloudhub import mux, protocol
 from edgeplane.cloudhub.needs import NEED_RULES, NeedIndex, NeedRule, object_key
 from edgeplane.cloudhub.session import NodeChannel, Session
 from edgeplane.cloudhub.tlsmemory import trim_tls_read_buffers
@@ -169,6 +170,7 @@ class CloudHub:
         previous = channel.session
         session = Session(channel, ws, self._message_for)
         channel.session = session
+        channel.offline_since = None
         if previous is not None:
             previous.closed = True
             await previous.ws.close(code=_REPLACED, message=b"replaced by a newer connection of this node")
@@ -187,6 +189,8 @@ class CloudHub:
                 await sender
             if channel.session is session:
                 channel.session = None
+                channel.offline_since = time.time()
+            await session.mux.close_all(f'the connection of node "{node}" to the cloud closed')
             log.info("hub: node %s disconnected", node)
         return ws
 
@@ -196,10 +200,15 @@ class CloudHub:
         async for msg in ws:
             if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
                 continue
+            if mux.is_data_frame(msg.data):
+                session.mux.on_data(msg.data)
+                continue
             ups: list[dict[str, Any]] = []
             for message in protocol.decode(msg.data):
                 kind = message["t"]
-                if kind == protocol.HELLO:
+                if kind in mux.STREAM_MESSAGES:
+                    session.mux.on_message(message)
+                elif kind == protocol.HELLO:
                     self._hello(session, message)
                     hello_seen = True
                 elif not hello_seen:

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from edgeplane.cloudhub import protocol
+from edgeplane.cloudhub.mux import Mux
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class NodeChannel:
     name: str
     acked: dict[str, int] = field(default_factory=dict)  # key -> version the edge confirmed holding
     session: Session | None = None
+    offline_since: float | None = None  # Unix time its last connection ended (None while connected)
 
 
 # (channel, key, inflight) -> the message to send for key now, or None when the edge is up to date.
@@ -48,6 +50,7 @@ class Session:
         self.up_lock = asyncio.Lock()  # upstream frames are written in the order they arrived
         self._initial: set[str] | None = None  # keys of the hello diff; "synced" is sent once they are out
         self.closed = False
+        self.mux = Mux(self.send_frame)  # logs, exec, attach and port-forward streams to this node
 
     def mark(self, key: str) -> None:
         self.dirty[key] = None

@@ -113,8 +113,13 @@ class EdgeAgent:
                                 "nodepool": node_config.get("nodepool") or ""})
         runtime_name = str(node_config.get("runtime") or "process")
         await self._start_pod_side(runtime_name)
+        streams = None
+        if self.pods is not None:
+            from edgeplane.edge.streamserver import StreamServer
+
+            streams = StreamServer(ms, self.pods.runtime).serve
         self.hub = HubClient(ms, identity.server, identity.ssl_context, heartbeat=cfg.hub_heartbeat,
-                             lease_interval=cfg.lease_interval)
+                             lease_interval=cfg.lease_interval, streams=streams)
         self._spawn(self.hub.run(), "hub client")
         self._spawn(identity.keep_fresh(), "certificate rotation")
         log.info("edge node %s started (runtime %s, cloud %s)", identity.node_name, runtime_name, identity.server)

@@ -19,7 +19,7 @@ from typing import Any
 
 import aiohttp
 
-from edgeplane.cloudhub import protocol
+from edgeplane.cloudhub import mux, protocol
 from edgeplane.edge.metastore import Change, MetaStore, OutboxEntry, split_key
 
 log = logging.getLogger(__name__)
@@ -58,8 +58,9 @@ def hub_url(server: str) -> str:
 class HubClient:
     def __init__(self, metastore: MetaStore, server: str, ssl_context: Callable[[], ssl.SSLContext], *,
                  heartbeat: float = 15.0, lease_interval: float = 10.0, backoff: Backoff | None = None,
-                 connect_timeout: float | None = None) -> None:
+                 connect_timeout: float | None = None, streams: mux.OnOpen | None = None) -> None:
         self.metastore = metastore
+        self.streams = streams  # serves the streams (logs, exec...) the cloud opens
         self.url = hub_url(server)
         self.ssl_context = ssl_context
         self.heartbeat = heartbeat
@@ -108,6 +109,7 @@ class HubClient:
             timeout=aiohttp.ClientWSTimeout(ws_close=5.0), autoping=True,
         ), self.connect_timeout)
         self._ws = ws
+        streams = mux.Mux(ws.send_bytes, self.streams or _refuse_streams)
         try:
             await ws.send_bytes(protocol.encode([{"t": protocol.HELLO, "v": protocol.PROTOCOL_VERSION,
                                                   "inventory": self.metastore.inventory()}]))
@@ -119,8 +121,9 @@ class HubClient:
             self._inflight.clear()
             tasks = [asyncio.create_task(self._pump(ws)), asyncio.create_task(self._lease_ticker())]
             try:
-                await self._read(ws)
+                await self._read(ws, streams)
             finally:
+                await streams.close_all("the edge's connection to the cloud closed")
                 for task in tasks:
                     task.cancel()
                 for task in tasks:
@@ -131,15 +134,20 @@ class HubClient:
         finally:
             await ws.close()
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse, streams: mux.Mux) -> None:
         ms = self.metastore
         async for msg in ws:
             if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
                 continue
+            if mux.is_data_frame(msg.data):
+                streams.on_data(msg.data)
+                continue
             changes: list[Change] = []
             for message in protocol.decode(msg.data):
                 kind = message["t"]
-                if kind in (protocol.OBJ, protocol.DEL):
+                if kind in mux.STREAM_MESSAGES:
+                    streams.on_message(message)
+                elif kind in (protocol.OBJ, protocol.DEL):
                     resource, namespace, name = split_key(message["key"])
                     obj = message.get("obj") if kind == protocol.OBJ else None
                     changes.append(Change(resource, namespace, name, int(message["rv"]), obj))
@@ -214,3 +222,7 @@ class HubClient:
         while True:
             self.metastore.report_lease()
             await asyncio.sleep(self.lease_interval)
+
+
+async def _refuse_streams(stream: mux.Stream) -> None:
+    await stream.close(mux.status(501, "NotImplemented", "this edge node does not serve logs, exec or port-forward"))

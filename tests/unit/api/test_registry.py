@@ -12,7 +12,7 @@ DISCOVERY = [
     # group, plural, kind, namespaced, short names, categories, subresources
     ("", "namespaces", "Namespace", False, ("ns",), (), set()),
     ("", "nodes", "Node", False, ("no",), (), {"status"}),
-    ("", "pods", "Pod", True, ("po",), ("all",), {"status", "binding"}),
+    ("", "pods", "Pod", True, ("po",), ("all",), {"status", "binding", "log", "exec", "attach", "portforward"}),
     ("", "configmaps", "ConfigMap", True, ("cm",), (), set()),
     ("", "secrets", "Secret", True, (), (), set()),
     ("", "services", "Service", True, ("svc",), ("all",), {"status"}),

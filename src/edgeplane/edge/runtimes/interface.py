@@ -63,6 +63,15 @@ class ContainerConfig:
     entrypoint_override: bool = False  # True when the pod set ``command`` (replaces the image's entrypoint)
 
 
+@dataclass(frozen=True, slots=True)
+class ExecCommand:
+    """What to run on the host for ``kubectl exec`` in a container."""
+
+    argv: list[str]
+    env: dict[str, str] | None = None  # None: the agent's own
+    cwd: str | None = None
+
+
 @dataclass(slots=True)
 class ContainerState:
     """The latest instance of a container as the runtime knows it (times are Unix seconds)."""
@@ -126,11 +135,17 @@ class Runtime(abc.ABC):
     def log_paths(self, pod_uid: str, name: str) -> tuple[Path | None, Path | None]:
         """(current, previous) instance log files, for ``kubectl logs`` and ``kubectl logs --previous``."""
 
-    async def exec(
-        self, pod_uid: str, name: str, command: list[str], *, stdin: bool = False, tty: bool = False
-    ) -> int:
-        """Runs a command inside a running container (``kubectl exec``); streams come in a later issue."""
-        raise NotImplementedError(f"exec is not supported by the {self.name} runtime yet")
+    @abc.abstractmethod
+    async def exec_command(self, pod_uid: str, name: str, command: list[str], *, stdin: bool,
+                           tty: bool) -> ExecCommand:
+        """The host command that runs ``command`` in the running container (``kubectl exec``).
+
+        Raises ContainerConfigError when the container is not running.
+        """
+
+    def forward_host(self, states: list[ContainerState]) -> str:
+        """Where a port-forward to the pod connects (a pod's ports are on its IP)."""
+        return self.pod_ip(states)
 
     async def exec_probe(self, pod_uid: str, name: str, command: list[str], time_limit: float) -> tuple[int, str]:
         """Runs a probe command in the container's context: (exit code, output). Timeout -> TimeoutError."""

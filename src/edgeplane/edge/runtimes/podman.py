@@ -26,6 +26,7 @@ from edgeplane.edge.runtimes.interface import (
     ContainerConfig,
     ContainerConfigError,
     ContainerState,
+    ExecCommand,
     ImageError,
     Runtime,
 )
@@ -256,6 +257,16 @@ class PodmanRuntime(Runtime):
             return 1, "container is not running"
         code, out, err = await self._run("exec", state.id, *command, check=False, time_limit=time_limit)
         return code, (out + err)[:1024]
+
+    async def exec_command(self, pod_uid: str, name: str, command: list[str], *, stdin: bool,
+                           tty: bool) -> ExecCommand:
+        """``podman exec`` in the container (it gets a terminal of its own with -t)."""
+        self._snapshot = None  # the container may have stopped a moment ago
+        state = await self.inspect(pod_uid, name)
+        if state is None or not state.running:
+            raise ContainerConfigError(f"container {name} is not running")
+        flags = (["-i"] if stdin else []) + (["-t"] if tty else [])
+        return ExecCommand([self.podman, *self.global_args, "exec", *flags, state.id, *command])
 
     def pod_ip(self, states: list[ContainerState]) -> str:
         return next((s.ip for s in states if s.ip), "")

@@ -25,7 +25,13 @@ from pathlib import Path
 
 import edgeplane
 from edgeplane.edge import hostnet
-from edgeplane.edge.runtimes.interface import ContainerConfig, ContainerConfigError, ContainerState, Runtime
+from edgeplane.edge.runtimes.interface import (
+    ContainerConfig,
+    ContainerConfigError,
+    ContainerState,
+    ExecCommand,
+    Runtime,
+)
 from edgeplane.edge.runtimes.supervisor import SPEC, STATE, proc_start_time
 
 STATE_WAIT = 5.0  # seconds a new supervisor has to report its child started
@@ -206,8 +212,23 @@ class ProcessRuntime(Runtime):
             raise
         return proc.returncode or 0, out.decode(errors="replace")[:1024]
 
+    async def exec_command(self, pod_uid: str, name: str, command: list[str], *, stdin: bool,
+                           tty: bool) -> ExecCommand:
+        """The command on the host, in the container's working directory and environment."""
+        state = await self.inspect(pod_uid, name)
+        if state is None or not state.running:
+            raise ContainerConfigError(f"container {name} is not running")
+        spec = marshal.loads((self._instance_dir(pod_uid, name, state.attempt) / SPEC).read_bytes())
+        env = dict(spec["env"])
+        if tty:
+            env.setdefault("TERM", "xterm")
+        return ExecCommand(list(command), env, spec["cwd"])
+
     def pod_ip(self, states: list[ContainerState]) -> str:
         return self.host_ip
+
+    def forward_host(self, states: list[ContainerState]) -> str:
+        return "127.0.0.1"  # process pods share the host's network: their ports are on its loopback too
 
     # -- state files -------------------------------------------------------------------------------------
 
