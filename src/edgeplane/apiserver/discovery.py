@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import platform
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgeplane import __version__
-from edgeplane.api.registry import Registry, ResourceType
+
+if TYPE_CHECKING:  # the edge's metaserver serves version_info() without loading the type registry
+    from edgeplane.api.registry import Registry, ResourceType
 
 KUBERNETES_MINOR = "32"
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from pathlib import Path
 
 import click
@@ -48,4 +50,14 @@ def command(server: str, token: str, node_name: str, data_dir: Path, runtime: st
         raise click.ClickException(f"join failed: {exc}") from None
     click.echo(f"joined {identity.server} as node {identity.node_name}; identity in {data_dir}")
     click.echo(f"  restart later with: edgeplane edge --data-dir {data_dir}")
-    run_agent_foreground(identity)
+    # Become that very command: the agent then runs without what joining loaded (cryptography, ~10 MB
+    # resident), with the same process id, so whoever started `join` still supervises the agent.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    args = [sys.executable, "-m", "edgeplane.cli", "edge", "--data-dir", str(data_dir), *(["-v"] if verbose else [])]
+    try:
+        os.execv(sys.executable, args)
+    except OSError as exc:  # no interpreter to exec (an embedded build): run the agent here instead
+        click.echo(f"warning: cannot restart as `edgeplane edge` ({exc}); running the agent in this process",
+                   err=True)
+        run_agent_foreground(identity)

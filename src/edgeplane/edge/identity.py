@@ -13,6 +13,10 @@ certificate; then everything lands at once, so a failed join leaves nothing behi
 
 Rotation keeps the key and asks the cloud for a new certificate (authenticated by the current one) when
 less than a third of the current certificate's lifetime is left.
+
+The running agent checks its files and schedules rotation with the ``ssl`` module alone (``certcheck.py``);
+``cryptography`` (keys, CSRs, checking what the cloud issued, in ``credentials.py``) is imported only to
+join or rotate, which keeps it out of the agent's resident memory.
 """
 
 from __future__ import annotations
@@ -28,30 +32,21 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.x509.oid import NameOID
 
 from edgeplane.api.names import dns1123_subdomain
-from edgeplane.client.rest import error_from_response
+from edgeplane.edge.certcheck import CertificateProblem, Validity, check_node_certificate
 from edgeplane.pki.bootstraptoken import JoinToken, TokenError
-from edgeplane.pki.ca import PKIError, PrivateKey, new_private_key, private_key_pem
-from edgeplane.pki.cahash import ca_cert_hash, check_ca_hash
 from edgeplane.pki.files import PRIVATE, PUBLIC, ensure_private_dir, write_atomic
-from edgeplane.pki.nodeidentity import (
-    NODES_GROUP,
-    key_matches_cert,
-    lifetime_left,
-    load_cert,
-    new_node_csr,
-    node_user,
-)
 from edgeplane.pki.tls import client_ssl_context
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from edgeplane.pki.ca import PrivateKey
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +96,7 @@ class EdgeIdentity:
         self.ca_pem = ca_pem
         self.cert_pem = cert_pem
         self.key_pem = key_pem
+        self._validity: tuple[bytes, Validity] | None = None
 
     @property
     def server(self) -> str:
@@ -112,11 +108,36 @@ class EdgeIdentity:
 
     @property
     def certificate(self) -> x509.Certificate:
+        from edgeplane.pki.nodeidentity import load_cert
+
         return load_cert(self.cert_pem, str(self.data_dir / CERT_FILE))
 
     @property
     def ca_hash(self) -> str:
+        from edgeplane.pki.cahash import ca_cert_hash
+
         return ca_cert_hash(self.ca_pem)
+
+    @property
+    def validity(self) -> Validity:
+        """The current certificate's validity (checked against the key and the CA)."""
+        if self._validity is None or self._validity[0] is not self.cert_pem:
+            self._validity = (self.cert_pem, self._check())
+        return self._validity[1]
+
+    def _check(self) -> Validity:
+        where = {"ca": f"{self.data_dir / CA_FILE} is", "certificate": f"{self.data_dir / CERT_FILE} is",
+                 "key": f"{self.data_dir / KEY_FILE} is"}
+        try:
+            return check_node_certificate(self.ca_pem, self.cert_pem, self.key_pem)
+        except CertificateProblem as exc:
+            if exc.part == "pair":
+                raise IdentityError(f"{self.data_dir / KEY_FILE} does not belong to {self.data_dir / CERT_FILE}") \
+                    from None
+            if exc.part == "issuer":
+                raise IdentityError(f"{self.data_dir / CERT_FILE} was not issued by {self.data_dir / CA_FILE}: "
+                                    f"{exc}") from None
+            raise IdentityError(f"{where[exc.part]} {exc}") from None
 
     @classmethod
     def load(cls, data_dir: Path) -> EdgeIdentity:
@@ -135,16 +156,7 @@ class EdgeIdentity:
         except OSError as exc:
             raise IdentityError(f"{data_dir}: identity file unreadable: {exc}") from exc
         identity = cls(data_dir, config, ca_pem, cert_pem, key_pem)
-        try:
-            cert = identity.certificate
-            ca_cert = load_cert(ca_pem, str(data_dir / CA_FILE))
-            key = _load_key(key_pem, data_dir / KEY_FILE)
-        except PKIError as exc:
-            raise IdentityError(str(exc)) from exc
-        if not key_matches_cert(key, cert):
-            raise IdentityError(f"{data_dir / KEY_FILE} does not belong to {data_dir / CERT_FILE}")
-        if not _signed_by(cert, ca_cert):
-            raise IdentityError(f"{data_dir / CERT_FILE} was not issued by {data_dir / CA_FILE}")
+        identity.validity  # noqa: B018 - checks the files now, so a broken identity stops the start
         return identity
 
     def ssl_context(self) -> ssl.SSLContext:
@@ -152,14 +164,13 @@ class EdgeIdentity:
         return client_ssl_context(self.ca_pem, self.cert_pem, self.key_pem)
 
     def needs_rotation(self, now: datetime | None = None) -> bool:
-        return lifetime_left(self.certificate, now or datetime.now(UTC)) < ROTATE_AT
+        return self.seconds_until_rotation(now) <= 0
 
     def seconds_until_rotation(self, now: datetime | None = None) -> float:
         """When the certificate enters its last third (0 if it already has)."""
-        cert = self.certificate
-        start, end = cert.not_valid_before_utc, cert.not_valid_after_utc
-        due = end - (end - start) * ROTATE_AT
-        return max(0.0, (due - (now or datetime.now(UTC))).total_seconds())
+        validity = self.validity
+        due = validity.not_after - (validity.not_after - validity.not_before) * ROTATE_AT
+        return max(0.0, due - (now or datetime.now(UTC)).timestamp())
 
     async def ensure_fresh(self) -> bool:
         """Rotate the certificate if less than a third of its lifetime is left; True if it was rotated.
@@ -174,16 +185,19 @@ class EdgeIdentity:
 
     async def rotate(self) -> None:
         """A new certificate for the same key, from the cloud's rotation endpoint."""
-        key = _load_key(self.key_pem, self.data_dir / KEY_FILE)
-        csr = new_node_csr(key, self.node_name)
+        from edgeplane.edge import credentials
+
+        key = credentials.load_key(self.key_pem, self.data_dir / KEY_FILE)
+        csr = credentials.new_node_csr(key, self.node_name)
         answer = await _post(
             self.server, ROTATE_PATH, {"nodeName": self.node_name, "csr": csr.decode("ascii")},
             self.ssl_context(), what="certificate rotation",
         )
-        cert_pem = _checked_certificate(answer, self.ca_pem, key, self.node_name)
+        cert_pem = credentials.checked_certificate(answer, self.ca_pem, key, self.node_name)
         await asyncio.to_thread(write_atomic, self.data_dir / CERT_FILE, cert_pem, PUBLIC)
         self.cert_pem = cert_pem
-        log.info("rotated the node certificate; valid until %s", self.certificate.not_valid_after_utc)
+        log.info("rotated the node certificate; valid until %s",
+                 datetime.fromtimestamp(self.validity.not_after, UTC).isoformat())
 
     async def keep_fresh(self, retry_after: float = 60.0) -> None:
         """Rotate whenever due, for as long as it runs; failures (e.g. offline) are retried later."""
@@ -223,30 +237,34 @@ async def join(options: JoinOptions) -> EdgeIdentity:
     if options.runtime not in RUNTIMES:
         raise JoinError(f"runtime {options.runtime!r} is not one of {', '.join(RUNTIMES)}")
 
-    key = _key_for_rejoin(options.data_dir, token, name) or new_private_key()
+    from edgeplane.edge import credentials
+
+    key = _key_for_rejoin(options.data_dir, token, name) or credentials.new_private_key()
     ca_pem = await fetch_pinned_ca(server, token.ca_hash)
     answer = await _post(
-        server, JOIN_PATH, {"nodeName": name, "csr": new_node_csr(key, name).decode("ascii")},
+        server, JOIN_PATH, {"nodeName": name, "csr": credentials.new_node_csr(key, name).decode("ascii")},
         client_ssl_context(ca_pem), what="join", bearer=str(token.token),
     )
     if answer.get("ca", "").encode() not in (ca_pem, b""):
         raise JoinError(f"the cloud at {server} answered the join with a CA other than the one it served")
-    cert_pem = _checked_certificate(answer, ca_pem, key, name)
+    cert_pem = credentials.checked_certificate(answer, ca_pem, key, name)
     config = {"server": server, "nodeName": name, "runtime": options.runtime,
               "labels": dict(options.labels), "nodepool": options.nodepool}
     files = {
         CA_FILE: (ca_pem, PUBLIC),
-        KEY_FILE: (private_key_pem(key), PRIVATE),
+        KEY_FILE: (credentials.private_key_pem(key), PRIVATE),
         CERT_FILE: (cert_pem, PUBLIC),
         NODE_CONFIG: (orjson.dumps(config, option=orjson.OPT_INDENT_2) + b"\n", PUBLIC),
     }
     await asyncio.to_thread(_install, options.data_dir, files)
     log.info("joined %s as node %s", server, name)
-    return EdgeIdentity(options.data_dir, config, ca_pem, cert_pem, private_key_pem(key))
+    return EdgeIdentity(options.data_dir, config, ca_pem, cert_pem, credentials.private_key_pem(key))
 
 
 async def fetch_pinned_ca(server: str, ca_hash: str) -> bytes:
     """The server's CA, fetched without verification and accepted only if its hash is ``ca_hash``."""
+    from edgeplane.pki.cahash import check_ca_hash
+
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # nothing to verify with yet: the hash check below decides
@@ -291,7 +309,9 @@ def _key_for_rejoin(data_dir: Path, token: JoinToken, name: str) -> PrivateKey |
             f"{data_dir} is already joined to this cloud as node {current.node_name!r}, not {name!r}; "
             f"run `edgeplane reset --data-dir {data_dir}` first, or use another --data-dir"
         )
-    return _load_key(current.key_pem, data_dir / KEY_FILE)
+    from edgeplane.edge import credentials
+
+    return credentials.load_key(current.key_pem, data_dir / KEY_FILE)
 
 
 def _install(data_dir: Path, files: dict[str, tuple[bytes, int]]) -> None:
@@ -335,6 +355,8 @@ async def _post(
             async with session.post(server + path, data=orjson.dumps(body), headers=headers, ssl=ssl_context) as resp:
                 payload = await resp.read()
                 if resp.status >= 400:
+                    from edgeplane.client.rest import error_from_response
+
                     err = error_from_response(resp.status, payload, resp.reason or "")
                     raise JoinError(f"the cloud at {server} refused the {what}: {err.message}")
     except aiohttp.ClientConnectorCertificateError as exc:
@@ -351,43 +373,6 @@ async def _post(
     if not isinstance(answer, dict):
         raise JoinError(f"the cloud at {server} answered the {what} with something other than a JSON object")
     return answer
-
-
-def _checked_certificate(answer: dict[str, Any], ca_pem: bytes, key: PrivateKey, name: str) -> bytes:
-    """The issued certificate, if it is for this key and this node and was signed by the pinned CA."""
-    cert_pem = str(answer.get("certificate", "")).encode()
-    try:
-        cert = load_cert(cert_pem, "the issued certificate")
-    except PKIError as exc:
-        raise JoinError(str(exc)) from None
-    cn = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
-    orgs = [str(a.value) for a in cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
-    problem = ""
-    if not key_matches_cert(key, cert):
-        problem = "it is not for this node's key"
-    elif cn != [node_user(name)] or NODES_GROUP not in orgs:
-        problem = f"its subject is {cert.subject.rfc4514_string()}, not CN={node_user(name)},O={NODES_GROUP}"
-    elif not _signed_by(cert, load_cert(ca_pem, "the CA")):
-        problem = "it is not signed by the pinned CA"
-    if problem:
-        raise JoinError(f"the cloud issued an unusable certificate: {problem}")
-    return cert_pem
-
-
-def _signed_by(cert: x509.Certificate, ca: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, InvalidSignature):
-        return False
-    return True
-
-
-def _load_key(key_pem: bytes, where: Path) -> PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as exc:
-        raise IdentityError(f"{where}: not an unencrypted PEM private key ({exc})") from None
-    return key  # type: ignore[return-value]
 
 
 def _read_config(path: Path) -> dict[str, Any]:
