@@ -207,6 +207,9 @@ class PodProxy:
 
     async def portforward(self, request: web.Request) -> web.StreamResponse:
         pod = await self._pod(request, "portforward", "create")
+        node = self._node(pod)
+        await self._require_connected(node)
+        ws = self._websocket(request, PORTFORWARD_PROTOCOLS)  # SPDY clients name their ports later: refuse first
         ports: list[int] = []
         for raw in ",".join(request.query.getall("ports", [])).split(","):
             if not raw.strip():
@@ -220,21 +223,23 @@ class PodProxy:
             ports.append(port)
         if not ports:
             raise errors.bad_request("ports: at least one port is required, e.g. ?ports=8080")
-        node = self._node(pod)
-        await self._require_connected(node)
-        ws = self._websocket(request, PORTFORWARD_PROTOCOLS)
         await ws.prepare(request)
         streams: list[Stream | None] = []
         try:
+            # Connect first, so a refusal follows the channels' opening messages at once.
+            failures: dict[int, str] = {}
             for i, port in enumerate(ports):
-                prefix = port.to_bytes(2, "little")
-                await ws.send_bytes(bytes((2 * i,)) + prefix)
-                await ws.send_bytes(bytes((2 * i + 1,)) + prefix)
                 try:
                     streams.append(await self.tunnel.open(node, "portforward", {**self._target(pod), "port": port}))
                 except errors.APIError as exc:
                     streams.append(None)
-                    await ws.send_bytes(bytes((2 * i + 1,)) + exc.message.encode())
+                    failures[i] = exc.message
+            for i, port in enumerate(ports):
+                prefix = port.to_bytes(2, "little")
+                await ws.send_bytes(bytes((2 * i,)) + prefix)
+                await ws.send_bytes(bytes((2 * i + 1,)) + prefix)
+                if i in failures:
+                    await ws.send_bytes(bytes((2 * i + 1,)) + failures[i].encode())
             await _relay_ports(ws, streams)
         finally:
             for stream in streams:

@@ -12,15 +12,16 @@ import click
 
 from edgeplane import __version__
 
-# Subcommand modules: each defines a click command or group named ``command``.
-_SUBCOMMANDS = ("up", "cloud", "streams", "token", "join", "edge", "reset", "portforward")
+# Subcommands; each lives in the module of its name without dashes, as a click command named ``command``.
+_SUBCOMMANDS = ("up", "cloud", "streams", "token", "join", "edge", "reset", "port-forward")
 
 
 def _load(name: str) -> click.Command | None:
+    module_name = f"edgeplane.cli.{name.replace('-', '')}"
     try:
-        module = importlib.import_module(f"edgeplane.cli.{name}")
+        module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name == f"edgeplane.cli.{name}":
+        if exc.name == module_name:
             return None  # not built yet
         raise
     return module.command
