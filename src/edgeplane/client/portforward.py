@@ -96,7 +96,7 @@ class PortForwarder:
             ws = await session.ws_connect(url, protocols=(PROTOCOL,), ssl=self.ssl, headers=self.headers,
                                           max_msg_size=0)
         except aiohttp.WSServerHandshakeError as exc:
-            raise PortForwardError(f"the API server refused the forward ({exc.status}): {exc.message}") from None
+            raise PortForwardError(await self._refusal(session, url, exc)) from None
         # Both channels open with the port number; an error right away means the edge could not connect.
         opened = 0
         while opened < 2:
@@ -109,6 +109,15 @@ class PortForwarder:
                 await ws.close()
                 raise PortForwardError(msg.data[1:].decode(errors="replace"))
         return ws
+
+    async def _refusal(self, session: aiohttp.ClientSession, url: str, exc: aiohttp.WSServerHandshakeError) -> str:
+        """The server's own words for a refused upgrade: aiohttp drops the body, so ask once more without one."""
+        try:
+            async with session.get(url, ssl=self.ssl, headers=self.headers) as response:
+                body = await response.json(content_type=None)
+            return str(body.get("message") or body)
+        except (aiohttp.ClientError, ValueError, AttributeError):
+            return f"the API server refused the forward ({exc.status}): {exc.message}"
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, remote: int) -> None:
         assert self._session is not None
