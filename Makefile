@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DATA_DIR ?= data
-SYSTEM_PACKAGES := kubectl=kubernetes-client podman=podman runc=runc busybox=busybox-static
+SYSTEM_PACKAGES := kubectl=kubernetes-client podman=podman runc=runc busybox=busybox-static tmux=tmux
 
 .PHONY: up test lint bench system-packages clean
 
