@@ -4,7 +4,8 @@ Downstream messages are applied to the metastore in one transaction per frame an
 commit. Upstream, the outbox (in the metastore) is sent in sequence order, a bounded window at a time; an
 entry is dropped only when the cloud acknowledged its sequence number, so whatever was not confirmed
 before a disconnect goes again after the reconnect. Reconnects back off exponentially (0.5 s doubling to
-30 s) with jitter, so a thousand nodes that lost the cloud together do not return in one wave.
+30 s) with jitter, so a thousand nodes that lost the cloud together do not return in one wave; while the
+cloud is out of reach, cheap probes cut a long wait short once it answers again (``netprobe.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import aiohttp
 
 from edgeplane.cloudhub import mux, protocol
+from edgeplane.edge import netprobe
 from edgeplane.edge.metastore import Change, MetaStore, OutboxEntry, split_key
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class HubClient:
         self.synced = asyncio.Event()  # set once per connection, when the cloud has sent what differed
         self.connections = 0
         self.last_error = ""
+        self.close_code: int | None = None  # how the last connection ended (WebSocket close code)
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._inflight: dict[int, OutboxEntry] = {}
         self._pump_wake = asyncio.Event()
@@ -80,23 +83,29 @@ class HubClient:
 
     async def run(self) -> None:
         """Connects and serves until cancelled, reconnecting after every failure."""
+        host, port = netprobe.endpoint(self.url)
         async with aiohttp.ClientSession() as http:
             while True:
+                out_of_reach = False
                 try:
                     await self._connect_and_serve(http)
+                    out_of_reach = netprobe.lost(self.close_code)
                 except asyncio.CancelledError:
                     raise
                 except (aiohttp.ClientError, OSError, TimeoutError, protocol.ProtocolError,
                         ssl.SSLError, ValueError) as exc:
                     self.last_error = f"{type(exc).__name__}: {exc}"
+                    out_of_reach = netprobe.out_of_reach(exc)
                     log.debug("hub connection failed: %s", self.last_error)
                 finally:
                     self.connected.clear()
                     self.synced.clear()
                     self._ws = None
                 delay = self.backoff.next()
-                log.info("hub: disconnected (%s); reconnecting in %.1fs", self.last_error or "closed", delay)
-                await asyncio.sleep(delay)
+                log.info("hub: disconnected (%s); reconnecting in %.1fs%s", self.last_error or "closed", delay,
+                         " or as soon as the cloud answers" if out_of_reach and delay > netprobe.PROBE_EVERY else "")
+                if await netprobe.wait_to_retry(delay, host, port, probe=out_of_reach) == "answered":
+                    log.info("hub: the cloud answers again; reconnecting now")
 
     async def disconnect(self) -> None:
         """Drops the current connection (the run loop reconnects), e.g. after a certificate rotation."""
@@ -129,6 +138,7 @@ class HubClient:
                 for task in tasks:
                     with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
                         await task
+            self.close_code = ws.close_code
             if ws.close_code not in (None, 1000):
                 self.last_error = f"closed by the cloud with code {ws.close_code}"
         finally:
