@@ -27,7 +27,7 @@ from edgeplane.apiserver.context import APIContext
 from edgeplane.cloudhub import mux, protocol
 from edgeplane.cloudhub.needs import NEED_RULES, NeedIndex, NeedRule, object_key
 from edgeplane.cloudhub.session import NodeChannel, Session
-from edgeplane.cloudhub.tlsmemory import trim_tls_read_buffers
+from edgeplane.cloudhub.tlsmemory import share_tls_read_buffers
 from edgeplane.cloudhub.upstream import UpstreamError, UpstreamWriter
 
 log = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ class CloudHub:
         return [("GET", protocol.HUB_PATH, self.handle)]
 
     async def start(self) -> None:
-        trim_tls_read_buffers()
+        share_tls_read_buffers()
         for rule in self.rules:
             await self._subscribe(rule)
 
