@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -45,6 +46,10 @@ class UserInfo:
 
 
 ANONYMOUS_USER = UserInfo(ANONYMOUS, (UNAUTHENTICATED,))
+
+
+# Where the authentication middleware leaves the request's user for handlers.
+USER: web.RequestKey[UserInfo] = web.RequestKey("user", UserInfo)
 
 
 class TokenFileError(ValueError):

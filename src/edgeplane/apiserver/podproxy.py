@@ -23,7 +23,7 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from edgeplane.api import errors
-from edgeplane.apiserver.auth import Authorizer, RequestAttributes, UserInfo
+from edgeplane.apiserver.auth import USER, Authorizer, RequestAttributes, UserInfo
 from edgeplane.apiserver.context import APIContext
 from edgeplane.cloudhub.mux import CLOSE, STATUS, MessageReader, Stream, StreamClosed, channel_message
 from edgeplane.cloudhub.tunnel import NodeOffline, Tunnel
@@ -92,7 +92,7 @@ class PodProxy:
 
     async def _pod(self, request: web.Request, subresource: str, verb: str) -> dict[str, Any]:
         namespace, name = request.match_info["namespace"], request.match_info["name"]
-        user: UserInfo = request["user"]
+        user: UserInfo = request[USER]
         attrs = RequestAttributes(verb=verb, resource="pods", subresource=subresource, namespace=namespace,
                                   name=name, path=request.path)
         allowed, _ = await self.authorizer.authorize_async(user, attrs)

@@ -11,7 +11,7 @@ from edgeplane.api import errors
 from edgeplane.api.openapi import openapi_v3_document, openapi_v3_index
 from edgeplane.api.registry import Registry
 from edgeplane.apiserver import discovery
-from edgeplane.apiserver.auth import NODES, Authenticator, Authorizer, RequestAttributes, UserInfo
+from edgeplane.apiserver.auth import NODES, USER, Authenticator, Authorizer, RequestAttributes, UserInfo
 from edgeplane.apiserver.codec import decode_body, encode
 from edgeplane.apiserver.context import APIContext
 from edgeplane.apiserver.handlers import ResourceHandler, json_response
@@ -79,7 +79,7 @@ class APIServer:
     @web.middleware
     async def _auth_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if self.authenticator is None or request.path in self.public_paths:
-            request["user"] = UserInfo("system:anonymous", ("system:unauthenticated",))
+            request[USER] = UserInfo("system:anonymous", ("system:unauthenticated",))
             return await handler(request)
         peercert = None
         ssl_object = request.transport.get_extra_info("ssl_object") if request.transport else None
@@ -88,11 +88,11 @@ class APIServer:
         user = self.authenticator.authenticate(peercert, request.headers.get("Authorization"))
         if user is None:
             raise errors.unauthorized()
-        request["user"] = user
+        request[USER] = user
         return await handler(request)
 
     async def _authorize(self, request: web.Request, info: RequestInfo) -> None:
-        user: UserInfo = request["user"]
+        user: UserInfo = request[USER]
         attrs = RequestAttributes(
             verb=info.verb,
             group=info.group,

@@ -21,7 +21,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from edgeplane.apiserver.auth import Authorizer, UserInfo, node_name
+from edgeplane.apiserver.auth import USER, Authorizer, UserInfo, node_name
 from edgeplane.apiserver.cacher import CacheEvent, Cacher
 from edgeplane.apiserver.context import APIContext
 from edgeplane.cloudhub import mux, protocol
@@ -156,7 +156,7 @@ class CloudHub:
     # -- connections -----------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        user: UserInfo | None = request.get("user")
+        user: UserInfo | None = request.get(USER)
         node = node_name(user) if user is not None else None
         if node is None:
             who = user.name if user is not None else "an anonymous client"

@@ -22,6 +22,7 @@ from cryptography import x509
 
 from edgeplane.api import errors
 from edgeplane.api.names import dns1123_subdomain
+from edgeplane.apiserver.auth import USER
 from edgeplane.apiserver.auth import node_name as node_of_user
 from edgeplane.apiserver.server import APIServer
 from edgeplane.client.interface import Client
@@ -84,7 +85,7 @@ class JoinService:
         return _issued(cert, self.ca.cert_pem)
 
     async def rotate(self, request: web.Request) -> web.Response:
-        name = node_of_user(request["user"])
+        name = node_of_user(request[USER])
         current = _peer_certificate(request)
         if name is None or current is None:
             raise errors.APIError(
