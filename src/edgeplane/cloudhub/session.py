@@ -87,23 +87,32 @@ class Session:
             await self._wake.wait()
             self._wake.clear()
             while self.dirty and len(self.inflight) < WINDOW and not self.closed:
-                encoded: list[bytes] = []
-                size = 0
-                room = min(protocol.BATCH, WINDOW - len(self.inflight))
-                while self.dirty and len(encoded) < room and size < protocol.FRAME_BYTES:
-                    key = next(iter(self.dirty))
-                    del self.dirty[key]
-                    if self._initial is not None:
-                        self._initial.discard(key)
-                    message = self.message_for(self.channel, key, self.inflight)
-                    if message is not None:
-                        encoded.append(protocol.encode_one(message))
-                        size += len(encoded[-1])
-                if self._initial is not None and not self._initial:
-                    self._initial = None
-                    encoded.append(protocol.encode_one({"t": protocol.SYNCED}))
-                if encoded:
-                    await self.send_frame(protocol.join_frame(encoded))
+                frame = self._next_frame()
+                if frame is not None:
+                    await self.send_frame(frame)
             if self._initial is not None and not self._initial and not self.closed:
                 self._initial = None  # the hello diff was empty
                 await self.send([{"t": protocol.SYNCED}])
+
+    def _next_frame(self) -> bytes | None:
+        """The next frame of dirty keys, bounded by the window, the batch and the frame size.
+
+        Its own function so the encoded messages (orjson's buffers are kilobytes each, whatever the
+        message's length) are freed once the frame is built, not kept by an idle sender until its next wake.
+        """
+        encoded: list[bytes] = []
+        size = 0
+        room = min(protocol.BATCH, WINDOW - len(self.inflight))
+        while self.dirty and len(encoded) < room and size < protocol.FRAME_BYTES:
+            key = next(iter(self.dirty))
+            del self.dirty[key]
+            if self._initial is not None:
+                self._initial.discard(key)
+            message = self.message_for(self.channel, key, self.inflight)
+            if message is not None:
+                encoded.append(protocol.encode_one(message))
+                size += len(encoded[-1])
+        if self._initial is not None and not self._initial:
+            self._initial = None
+            encoded.append(protocol.encode_one({"t": protocol.SYNCED}))
+        return protocol.join_frame(encoded) if encoded else None
