@@ -11,7 +11,7 @@ import orjson
 
 from edgeplane.api.errors import APIError
 from edgeplane.api.selectors import LabelSelector
-from edgeplane.client.informer import Informer
+from edgeplane.client.informer import Informer, object_key
 from edgeplane.client.interface import Client
 from edgeplane.controllers.ownerrefs import (
     adoption_patch,
@@ -98,3 +98,22 @@ class Claimer:
             if exc.code in (404, 409):  # changed or gone meanwhile: the next sync sees the new state
                 return None
             raise
+
+
+def owners_to_enqueue(pod_change: tuple[Obj | None, Obj | None], owner_kind: str, owners: Informer) -> list[str]:
+    """Keys to reconcile after a pod changed: its controller of ``owner_kind``, or, for an orphan, every owner
+    whose selector matches it (one of them may adopt it)."""
+    old, new = pod_change
+    keys: list[str] = []
+    for pod in (old, new):
+        if pod is None:
+            continue
+        owner = owner_key_of(pod, owner_kind)
+        if owner is not None:
+            keys.append(owner)
+        elif pod is new and not pod["metadata"].get("deletionTimestamp"):
+            labels = pod["metadata"].get("labels")
+            keys.extend(object_key(o) for o in owners.list(pod["metadata"].get("namespace", ""))
+                        if selector_of(o).matches(labels))
+    return keys
+

@@ -17,7 +17,7 @@ from typing import Any
 
 from edgeplane.client.informer import split_key
 from edgeplane.controllers.base import Controller
-from edgeplane.controllers.claiming import owner_key_of, selector_of
+from edgeplane.controllers.claiming import owners_to_enqueue, selector_of
 from edgeplane.controllers.intorpercent import scaled_value
 from edgeplane.controllers.podcontrol import PodControl, deep_copy, pod_from_template
 from edgeplane.controllers.pods import available_in, is_ready, parse_time
@@ -131,16 +131,8 @@ class DaemonSetController(Controller):
         self.nodes.add_handler(self._node_changed)
 
     def _pod_changed(self, kind: str, old: Obj | None, new: Obj | None) -> None:
-        for pod in (old, new):
-            if pod is None:
-                continue
-            owner = owner_key_of(pod, "DaemonSet")
-            if owner is not None:
-                self.queue.add(owner)
-            elif pod is new and not pod["metadata"].get("deletionTimestamp"):
-                for ds in self.daemonsets.list(pod["metadata"].get("namespace", "")):
-                    if selector_of(ds).matches(pod["metadata"].get("labels")):
-                        self.enqueue(ds)
+        for key in owners_to_enqueue((old, new), "DaemonSet", self.daemonsets):
+            self.queue.add(key)
 
     def _node_changed(self, kind: str, old: Obj | None, new: Obj | None) -> None:
         if old is not None and new is not None and _placement_facts(old) == _placement_facts(new):

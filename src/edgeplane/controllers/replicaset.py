@@ -8,7 +8,7 @@ from typing import Any
 
 from edgeplane.client.informer import split_key
 from edgeplane.controllers.base import Controller
-from edgeplane.controllers.claiming import owner_key_of, selector_of
+from edgeplane.controllers.claiming import owners_to_enqueue, selector_of
 from edgeplane.controllers.podcontrol import PodControl, pod_from_template
 from edgeplane.controllers.pods import available_in, deletion_order, is_active, is_ready
 
@@ -26,21 +26,8 @@ class ReplicaSetController(Controller):
         self.pods.add_handler(self._pod_changed)
 
     def _pod_changed(self, kind: str, old: Obj | None, new: Obj | None) -> None:
-        for pod in (old, new):
-            if pod is None:
-                continue
-            owner = owner_key_of(pod, "ReplicaSet")
-            if owner is not None:
-                self.queue.add(owner)
-            elif pod is new and not pod["metadata"].get("deletionTimestamp"):
-                self._enqueue_matching(pod)  # an orphan: whoever selects it may adopt it
-
-    def _enqueue_matching(self, pod: Obj) -> None:
-        namespace = pod["metadata"].get("namespace", "")
-        labels = pod["metadata"].get("labels")
-        for rs in self.replicasets.list(namespace):
-            if selector_of(rs).matches(labels):
-                self.enqueue(rs)
+        for key in owners_to_enqueue((old, new), "ReplicaSet", self.replicasets):
+            self.queue.add(key)
 
     async def reconcile(self, key: Hashable) -> None:
         assert isinstance(key, str)
