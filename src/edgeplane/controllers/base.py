@@ -55,6 +55,21 @@ class Controller:
     def enqueue_handler(self, kind: str, old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
         self.enqueue(new if new is not None else old)
 
+    async def write_status(
+        self, api_version: str, resource: str, obj: dict[str, Any], fields: dict[str, Any],
+        omit_when_zero: tuple[str, ...] = (),
+    ) -> None:
+        """Merge ``fields`` into the object's status and write it through the status subresource, only if
+        that changes anything; counters in ``omit_when_zero`` are left out at zero, as Kubernetes' omitempty."""
+        current = obj.get("status") or {}
+        status = {**current, **fields}
+        for name in omit_when_zero:
+            if not status.get(name):
+                status.pop(name, None)
+        if status != current:
+            await self.client.update(api_version, resource, {**obj, "status": status},
+                                     obj["metadata"].get("namespace", ""), subresource="status")
+
     # -- running -------------------------------------------------------------------------------------------
 
     async def start(self) -> None:

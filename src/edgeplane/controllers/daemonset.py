@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edgeplane.client.informer import split_key
 from edgeplane.controllers.base import Controller
 from edgeplane.controllers.claiming import owners_to_enqueue, selector_of
 from edgeplane.controllers.intorpercent import scaled_value
@@ -269,18 +268,11 @@ class DaemonSetController(Controller):
                     recheck = wait if recheck is None else min(recheck, wait)
             if (pod["metadata"].get("labels") or {}).get(HASH_LABEL) == hash_:
                 updated += 1
-        status = dict(ds.get("status") or {})
-        status.update(desiredNumberScheduled=desired, currentNumberScheduled=current, numberReady=ready,
-                      numberAvailable=available, numberUnavailable=desired - available,
-                      updatedNumberScheduled=updated, numberMisscheduled=misscheduled,
-                      observedGeneration=ds["metadata"].get("generation", 0))
-        for omitted_when_zero in ("numberAvailable", "numberUnavailable", "updatedNumberScheduled"):
-            if not status[omitted_when_zero]:
-                del status[omitted_when_zero]
-        if status != (ds.get("status") or {}):
-            namespace, _ = split_key(key)
-            await self.client.update("apps/v1", "daemonsets", {**ds, "status": status}, namespace,
-                                     subresource="status")
+        await self.write_status("apps/v1", "daemonsets", ds, dict(
+            desiredNumberScheduled=desired, currentNumberScheduled=current, numberReady=ready,
+            numberAvailable=available, numberUnavailable=desired - available, updatedNumberScheduled=updated,
+            numberMisscheduled=misscheduled, observedGeneration=ds["metadata"].get("generation", 0),
+        ), omit_when_zero=("numberAvailable", "numberUnavailable", "updatedNumberScheduled"))
         if recheck is not None:
             self.queue.add_after(key, recheck + 0.05)
 

@@ -6,7 +6,6 @@ from collections.abc import Hashable
 from datetime import UTC, datetime
 from typing import Any
 
-from edgeplane.client.informer import split_key
 from edgeplane.controllers.base import Controller
 from edgeplane.controllers.claiming import owners_to_enqueue, selector_of
 from edgeplane.controllers.podcontrol import PodControl, pod_from_template
@@ -69,16 +68,10 @@ class ReplicaSetController(Controller):
                     available += 1
                 elif wait is not None:
                     recheck = wait if recheck is None else min(recheck, wait)
-        status = dict(rs.get("status") or {})
-        status.update(replicas=len(active), fullyLabeledReplicas=fully_labeled, readyReplicas=ready,
-                      availableReplicas=available, observedGeneration=rs["metadata"].get("generation", 0))
-        for omitted_when_zero in ("fullyLabeledReplicas", "readyReplicas", "availableReplicas"):
-            if not status[omitted_when_zero]:
-                del status[omitted_when_zero]
-        if status != (rs.get("status") or {}):
-            namespace, _ = split_key(key)
-            await self.client.update("apps/v1", "replicasets", {**rs, "status": status}, namespace,
-                                     subresource="status")
+        await self.write_status("apps/v1", "replicasets", rs, dict(
+            replicas=len(active), fullyLabeledReplicas=fully_labeled, readyReplicas=ready,
+            availableReplicas=available, observedGeneration=rs["metadata"].get("generation", 0),
+        ), omit_when_zero=("fullyLabeledReplicas", "readyReplicas", "availableReplicas"))
         if recheck is not None:
             self.queue.add_after(key, recheck + 0.05)
 
