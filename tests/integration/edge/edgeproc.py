@@ -42,6 +42,9 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str, interval: floa
 
 @dataclass
 class EdgeNode:
+    """An edge agent process. Use it as a context manager (``with EdgeNode(...) as node:``) so that its end,
+    however the test ends, is :meth:`reset`: its pods outlive the agent by design."""
+
     data_dir: Path
     server: str
     node_name: str
@@ -85,6 +88,25 @@ class EdgeNode:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             return self.proc.wait()
+
+    def reset(self, grace_period: float = 1.0) -> None:
+        """Ends the node for good, as an operator does: stops the agent, then `edgeplane reset` stops its pods
+        (process supervisors and podman containers) and removes its data directory."""
+        self.stop()
+        if not self.data_dir.is_dir() or not any(self.data_dir.iterdir()):
+            return  # it never got as far as joining: nothing of it runs
+        done = subprocess.run([sys.executable, "-m", "edgeplane.cli", "reset", "--data-dir", str(self.data_dir),
+                               "--yes", "--grace-period", str(grace_period)],
+                              capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise AssertionError(f"edgeplane reset of node {self.node_name} failed ({done.returncode}):\n"
+                                 f"{done.stdout}{done.stderr}")
+
+    def __enter__(self) -> EdgeNode:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.reset()
 
     def kill9(self) -> None:
         if self.alive():

@@ -74,10 +74,9 @@ def pids(tmp_path: Path) -> Path:
 def edge(cloud: Cloud, proxy: TCPProxy, tmp_path: Path, pids: Path,
          request: pytest.FixtureRequest) -> Iterator[EdgeNode]:
     name = "auto-" + request.node.name.removeprefix("test_").replace("_", "-")[:30].strip("-")
-    node = EdgeNode(tmp_path / "edge", f"https://127.0.0.1:{proxy.port}", name)
-    node.join(create_token(cloud))
-    yield node
-    node.stop()
+    with EdgeNode(tmp_path / "edge", f"https://127.0.0.1:{proxy.port}", name) as node:
+        node.join(create_token(cloud))
+        yield node
     # Pods outlive their agent by design; a test must not leave them behind.
     for pid_file in pids.iterdir():
         try:

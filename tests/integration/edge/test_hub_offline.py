@@ -38,10 +38,9 @@ def proxy(cloud: Cloud) -> Iterator[TCPProxy]:
 @pytest.fixture
 def edge(cloud: Cloud, proxy: TCPProxy, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[EdgeNode]:
     name = "edge-" + request.node.name.removeprefix("test_").replace("_", "-")[:40].strip("-")
-    node = EdgeNode(tmp_path / "edge", f"https://127.0.0.1:{proxy.port}", name)
-    node.join(create_token(cloud), "--labels", "zone=lab,tier=edge", "--nodepool", "pool-a")
-    yield node
-    node.stop()
+    with EdgeNode(tmp_path / "edge", f"https://127.0.0.1:{proxy.port}", name) as node:
+        node.join(create_token(cloud), "--labels", "zone=lab,tier=edge", "--nodepool", "pool-a")
+        yield node
 
 
 async def _get(client: RESTClient, api_version: str, resource: str, name: str, ns: str = "") -> dict | None:

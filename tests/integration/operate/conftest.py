@@ -35,8 +35,7 @@ def pods(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodTracker]:
 def edge(cloud: Cloud, kubectl: Kubectl, tmp_path_factory: pytest.TempPathFactory,
          request: pytest.FixtureRequest, pods: PodTracker) -> Iterator[EdgeNode]:
     name = "op-" + Path(request.node.name).stem.removeprefix("test_").replace("_", "-")[:30]
-    node = EdgeNode(tmp_path_factory.mktemp("edge") / "edge", cloud.url, name)
-    node.join(create_token(cloud))
-    wait_for(lambda: node.node_name in kubectl("get", "nodes"), 30, f"node {name} registered\n{node.log()}")
-    yield node
-    node.stop()
+    with EdgeNode(tmp_path_factory.mktemp("edge") / "edge", cloud.url, name) as node:
+        node.join(create_token(cloud))
+        wait_for(lambda: node.node_name in kubectl("get", "nodes"), 30, f"node {name} registered\n{node.log()}")
+        yield node

@@ -51,12 +51,16 @@ async def podman_manager(tmp_path: Path):
     store = MetaStore(tmp_path / "metastore.db")
     runtime = PodmanRuntime(tmp_path, host_ip="192.0.2.10")
     manager = PodManager(store, NODE, runtime, tmp_path, sync_period=0.1, backoff_base=0.5, host_ip="192.0.2.10")
-    await manager.start()
-    yield store, manager, image
-    await manager.stop()
-    for state in await runtime.list():
-        await runtime.remove_pod(state.pod_uid)
-    store.close()
+    try:
+        await manager.start()
+        yield store, manager, image
+    finally:
+        await manager.stop()
+        # Only this test's pods (each has its directory here): others on this host may be another test run's.
+        for state in await runtime.list():
+            if (runtime.pods_dir / state.pod_uid).is_dir():
+                await runtime.remove_pod(state.pod_uid)
+        store.close()
 
 
 def bb(name: str, image: str, script: str, **extra) -> dict:
