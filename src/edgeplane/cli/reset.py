@@ -37,6 +37,11 @@ def command(data_dir: Path, yes: bool, grace_period: float) -> None:
         )
     if not any((data_dir / m).exists() for m in _EDGE_MARKS):
         raise click.ClickException(f"{data_dir} does not look like an edge node's data directory; refusing")
+    # A running agent would start the pods again, in a directory being removed.
+    agents = sweep.holders(data_dir / "metastore.db")
+    if agents:
+        raise click.ClickException(f"the agent of this node is running (process {', '.join(map(str, agents))} "
+                                   f"has {data_dir / 'metastore.db'} open): stop it first")
     entries = sorted(data_dir.iterdir())
     node_name, runtime = _node(data_dir)
     if not yes:

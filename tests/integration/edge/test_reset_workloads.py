@@ -154,3 +154,23 @@ async def test_reset_removes_this_nodes_podman_containers_and_no_other_nodes(tmp
             for state in await runtime.list():
                 if (runtime.pods_dir / state.pod_uid).is_dir():
                     await runtime.remove_pod(state.pod_uid)
+
+
+def test_reset_refuses_while_the_agent_runs(tmp_path: Path) -> None:
+    data = node_dir(tmp_path, "node-g", "process")
+    MetaStore(data / "metastore.db").close()
+    # Anything holding the metastore open stands in for the agent: reset must not pull the state from under it.
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; f = open(sys.argv[1], 'rb'); "
+                               "print('open', flush=True); time.sleep(60)", str(data / "metastore.db")],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "open\n"
+        done = reset(data)
+        assert done.returncode == 1
+        assert f"the agent of this node is running (process {holder.pid} has {data / 'metastore.db'} open)" \
+               in done.stderr
+        assert (data / "node.json").exists() and (data / "metastore.db").exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert reset(data).returncode == 0

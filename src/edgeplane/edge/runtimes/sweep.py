@@ -130,6 +130,28 @@ def processes_under(root: Path) -> list[HostProcess]:
     return [p for p in found if p.started and _live(p.pid) and (p.supervisor or p.group not in supervised)]
 
 
+def holders(path: Path) -> list[int]:
+    """PIDs of the processes (other than this one) that have ``path`` open: e.g. an agent on its metastore."""
+    target = os.path.realpath(path)
+    found: list[int] = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            fds = os.scandir(f"/proc/{entry.name}/fd")
+        except OSError:  # gone meanwhile, or not ours to look at
+            continue
+        with fds:
+            for fd in fds:
+                try:
+                    if os.readlink(fd.path) == target:
+                        found.append(int(entry.name))
+                        break
+                except OSError:
+                    continue
+    return found
+
+
 def _still_running(p: HostProcess) -> bool:
     return proc_start_time(p.pid) == p.started and _live(p.pid)
 
