@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 HUB_PATH = "/edgeplane/v1/hub"
+HUB_ALPN = "edgeplane-hub/1"  # the TLS ALPN protocol of hub connections, which the cloud routes to its lean TLS
 PROTOCOL_VERSION = 1
 
 # edge -> cloud
