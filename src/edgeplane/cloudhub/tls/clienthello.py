@@ -69,13 +69,11 @@ def _handshake_bytes(data: bytes) -> bytes:
     pos = 0
     needed: int | None = None
     while needed is None or len(body) < needed:
+        if pos < len(data) and data[pos] != HANDSHAKE_RECORD:
+            raise NotTLS(f"record of type {data[pos]} at offset {pos}, expected a handshake record (22)")
         if len(data) - pos < 5:
-            if pos == 0 and data and data[0] != HANDSHAKE_RECORD:
-                raise NotTLS(f"first byte {data[0]:#04x} is not a TLS handshake record")
             raise IncompleteClientHello()
-        content_type, major, length = data[pos], data[pos + 1], int.from_bytes(data[pos + 3:pos + 5], "big")
-        if content_type != HANDSHAKE_RECORD:
-            raise NotTLS(f"record of type {content_type} at offset {pos}, expected a handshake record (22)")
+        major, length = data[pos + 1], int.from_bytes(data[pos + 3:pos + 5], "big")
         if major != 3:
             raise NotTLS(f"record version {major}.{data[pos + 2]} at offset {pos} is not TLS")
         if length == 0 or length > MAX_RECORD:

@@ -89,8 +89,12 @@ class LeanTLSContext:
         self._ctx = ctx
         self.alpn = alpn
 
-    def _select_alpn(self, conn: SSL.Connection, offered: list[bytes]) -> bytes | object:
-        return self._alpn if self._alpn in offered else SSL.NO_OVERLAPPING_PROTOCOLS
+    def _select_alpn(self, conn: SSL.Connection, offered: list[bytes]) -> bytes:
+        if self._alpn not in offered:
+            # pyOpenSSL re-raises this from do_handshake, after OpenSSL sent no_application_protocol
+            names = [name.decode("ascii", "replace") for name in offered]
+            raise HandshakeError(f"client offered ALPN {names}, not {self.alpn!r}")
+        return self._alpn
 
     def server_handshake(self) -> ServerHandshake:
         return ServerHandshake(self)
@@ -144,13 +148,18 @@ class ServerHandshake:
             except SSL.WantReadError:
                 out.append(self._drain())
                 continue
-            except SSL.Error as exc:
+            except (SSL.Error, HandshakeError) as exc:
                 out.append(self._drain())
                 self._conn = None
-                raise HandshakeError(_reason(exc), b"".join(out)) from None
+                reason = _reason(exc) if isinstance(exc, SSL.Error) else str(exc)
+                raise HandshakeError(reason, b"".join(out)) from None
             written_after = self._drain()  # NewSessionTickets, under the server's traffic secret
             out.append(written_after)
-            self.result = self._finish(conn, _count_records(written_after))
+            result = self._finish(conn, _count_records(written_after), b"".join(out))
+            if result.alpn != self._context.alpn:  # a client that offered no ALPN: OpenSSL did not ask us
+                out.append(result.record_layer().alert(NO_APPLICATION_PROTOCOL))
+                raise HandshakeError(f"client did not offer ALPN {self._context.alpn!r}", b"".join(out))
+            self.result = result
             return b"".join(out)
         return b"".join(out)
 
@@ -163,24 +172,21 @@ class ServerHandshake:
             except SSL.WantReadError:
                 return b"".join(chunks)
 
-    def _finish(self, conn: SSL.Connection, server_seq: int) -> HandshakeResult:
+    def _finish(self, conn: SSL.Connection, server_seq: int, output: bytes) -> HandshakeResult:
         """Collects what the record layer needs and frees the OpenSSL connection."""
         self._conn = None
         cipher = conn.get_cipher_name()
-        alpn = conn.get_alpn_proto_negotiated().decode("ascii", "replace")
         cert = conn.get_peer_certificate(as_cryptography=True)
         client = self._secrets.get(b"CLIENT_TRAFFIC_SECRET_0")
         server = self._secrets.get(b"SERVER_TRAFFIC_SECRET_0")
         if cipher not in SUITES or client is None or server is None or cert is None:
             raise HandshakeError(f"handshake ended without what the record layer needs (cipher {cipher}, "
-                                 f"secrets {sorted(self._secrets)}, client certificate {cert is not None})")
+                                 f"secrets {sorted(self._secrets)}, client certificate {cert is not None})",
+                                 output)
         result = HandshakeResult(cipher, client, server, server_seq, self._buffer, cert.public_bytes(Encoding.DER),
-                                 alpn)
+                                 conn.get_alpn_proto_negotiated().decode("ascii", "replace"))
         self._buffer = b""
         self._secrets = {}
-        if alpn != self._context.alpn:  # a client that offered no ALPN at all: OpenSSL did not ask us
-            raise HandshakeError(f"client did not offer ALPN {self._context.alpn!r}",
-                                 result.record_layer().alert(NO_APPLICATION_PROTOCOL))
         return result
 
 

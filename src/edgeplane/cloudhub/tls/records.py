@@ -74,7 +74,10 @@ def hkdf_expand_label(suite: CipherSuite, secret: bytes, label: bytes, context: 
 
 
 class RecordError(Exception):
-    """A fatal problem with the peer's records; ``alert`` is the alert description to send it."""
+    """A fatal problem with the peer's records; ``alert`` is the alert description to send it.
+    ``received`` is the application data that arrived intact before the bad record."""
+
+    received = b""
 
     def __init__(self, alert: int, reason: str) -> None:
         super().__init__(reason)
@@ -82,7 +85,9 @@ class RecordError(Exception):
 
 
 class PeerAlert(ConnectionError):
-    """The peer ended the connection with a fatal alert."""
+    """The peer ended the connection with a fatal alert; ``received`` as for RecordError."""
+
+    received = b""
 
     def __init__(self, description: int) -> None:
         super().__init__(f"peer sent TLS alert {ALERT_NAMES.get(description, 'unknown')} ({description})")
@@ -135,10 +140,21 @@ class RecordLayer:
             return b"", b""
         buf = self._pending + data if self._pending else data
         view = memoryview(buf)
-        end_of_data = len(buf)
-        pos = 0
         plaintext: list[memoryview] = []
         replies: list[bytes] = []
+        try:
+            pos = self._open_records(buf, view, plaintext, replies)
+        except (RecordError, PeerAlert) as exc:
+            exc.received = b"".join(plaintext)
+            raise
+        self._pending = bytes(view[pos:]) if pos < len(buf) and not self.closed else b""
+        return b"".join(plaintext), b"".join(replies)
+
+    def _open_records(self, buf: bytes, view: memoryview, plaintext: list[memoryview],
+                      replies: list[bytes]) -> int:
+        """Opens the complete records in ``buf``; returns where the incomplete rest starts."""
+        pos = 0
+        end_of_data = len(buf)
         while end_of_data - pos >= HEADER and not self.closed:
             content_type = buf[pos]
             length = (buf[pos + 3] << 8) | buf[pos + 4]
@@ -163,8 +179,7 @@ class RecordLayer:
                     replies.append(reply)
             else:
                 raise RecordError(UNEXPECTED_MESSAGE, f"a protected record of content type {inner_type}")
-        self._pending = bytes(view[pos:]) if pos < end_of_data and not self.closed else b""
-        return b"".join(plaintext), b"".join(replies)
+        return pos
 
     def seal(self, data: bytes | bytearray | memoryview) -> bytes:
         """``data`` as application data records of at most 16 KiB each."""

@@ -129,11 +129,10 @@ class LeanTLSProtocol(asyncio.Protocol):
         assert records is not None and raw is not None
         try:
             plaintext, reply = records.open(data)
-        except RecordError as exc:
-            self._fail(exc, records.alert(exc.alert))
-            return
-        except PeerAlert as exc:
-            self._fail(exc, b"")
+        except (RecordError, PeerAlert) as exc:
+            if exc.received and self._app is not None:
+                self._app.data_received(exc.received)
+            self._fail(exc, records.alert(exc.alert) if isinstance(exc, RecordError) else b"")
             return
         if reply:
             raw.write(reply)
