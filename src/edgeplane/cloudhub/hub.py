@@ -1,4 +1,9 @@
-"""The cloud hub: the WebSocket endpoint every edge node keeps open, at /edgeplane/v1/hub on the API port.
+"""The cloud hub: the WebSocket endpoint every edge node keeps open, on the API port.
+
+An edge connection offers the TLS ALPN protocol ``edgeplane-hub/1``; the API port's listener
+(``listener.py``) hands such connections to the hub's own lean WebSocket connections (``wsconn.py``), not
+to the HTTP server, so an idle node costs the cloud a few kilobytes. The hub authenticates the upgrade
+request exactly as the API server authenticates requests, and serves node identities only.
 
 Downstream, one watch-cache sink per needed resource feeds one index of what each node needs
 (``needs.py``); a change marks the keys of the nodes it concerns on their sessions, which send the latest
@@ -19,9 +24,11 @@ import logging
 import time
 from typing import Any
 
-from aiohttp import WSMsgType, web
+import orjson
+from aiohttp import web
 
-from edgeplane.apiserver.auth import USER, Authorizer, UserInfo, node_name
+from edgeplane.api import errors
+from edgeplane.apiserver.auth import Authenticator, Authorizer, node_name
 from edgeplane.apiserver.cacher import CacheEvent, Cacher
 from edgeplane.apiserver.context import APIContext
 from edgeplane.cloudhub import mux, protocol
@@ -29,10 +36,12 @@ from edgeplane.cloudhub.needs import NEED_RULES, NeedIndex, NeedRule, object_key
 from edgeplane.cloudhub.session import NodeChannel, Session
 from edgeplane.cloudhub.tlsmemory import share_tls_read_buffers
 from edgeplane.cloudhub.upstream import UpstreamError, UpstreamWriter
+from edgeplane.cloudhub.wsconn import GOING_AWAY, Refused, WebSocketConnection
 
 log = logging.getLogger(__name__)
 
-HEARTBEAT = 15.0  # seconds between WebSocket pings; a peer silent for as long is dropped
+HEARTBEAT = 15.0  # a peer silent this many seconds is pinged, and dropped if still silent half as long again
+STOP_GRACE = 2.0  # seconds the hub waits at shutdown for edges to answer its close frames
 _REPLACED = 4000  # close code: a newer connection of the same node took over
 
 
@@ -52,9 +61,10 @@ class _HubSink:
 
 
 class CloudHub:
-    def __init__(self, ctx: APIContext, authorizer: Authorizer | None = None, *,
+    def __init__(self, ctx: APIContext, authenticator: Authenticator, authorizer: Authorizer | None = None, *,
                  rules: tuple[NeedRule, ...] = NEED_RULES, heartbeat: float = HEARTBEAT) -> None:
         self.ctx = ctx
+        self.authenticator = authenticator
         self.rules = rules
         self.heartbeat = heartbeat
         self.index = NeedIndex(rules)
@@ -63,10 +73,15 @@ class CloudHub:
         self._cachers: dict[str, Cacher] = {}
         self._sinks: dict[str, _HubSink] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._connections: set[WebSocketConnection] = set()  # every hub connection, upgraded or not
+        self._all_gone = asyncio.Event()
 
     def routes(self) -> list[tuple[str, str, Any]]:
-        """(method, path, handler) rows for ``APIServer.extra_routes``."""
-        return [("GET", protocol.HUB_PATH, self.handle)]
+        """(method, path, handler) rows for ``APIServer.extra_routes``: the hub's path on the HTTP server only
+        answers clients that did not offer the hub's ALPN (served without credentials, see ``public_paths``)."""
+        return [("GET", protocol.HUB_PATH, self._without_alpn)]
+
+    public_paths = frozenset({protocol.HUB_PATH})
 
     async def start(self) -> None:
         share_tls_read_buffers()
@@ -88,11 +103,18 @@ class CloudHub:
     async def stop(self) -> None:
         for resource, sink in self._sinks.items():
             self._cachers[resource].remove(sink)
-        for channel in self.channels.values():
-            if channel.session is not None:
-                channel.session.closed = True
-                with contextlib.suppress(Exception):
-                    await channel.session.ws.close(code=1001, message=b"cloud shutting down")
+        conns = list(self._connections)
+        sessions = [conn.receiver for conn in conns if isinstance(conn.receiver, Session)]
+        for session in sessions:
+            session.close()
+        for conn in conns:
+            conn.close(GOING_AWAY, "cloud shutting down")
+        if self._connections:
+            self._all_gone.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._all_gone.wait(), STOP_GRACE)
+        for session in sessions:
+            await session.wait_idle()
         for task in list(self._tasks):
             task.cancel()
 
@@ -133,7 +155,7 @@ class CloudHub:
         return cacher.objects.get(f"{cacher.prefix}{namespace}/{name}" if cacher.namespaced
                                   else f"{cacher.prefix}{name}")
 
-    def _message_for(self, channel: NodeChannel, key: str,
+    def message_for(self, channel: NodeChannel, key: str,
                      inflight: dict[str, tuple[int, bool]]) -> dict[str, Any] | None:
         """The message that brings the edge's copy of ``key`` to what the node should hold now, if any."""
         obj = self.current(key) if self.index.needs(channel.name, key) else None
@@ -155,77 +177,94 @@ class CloudHub:
 
     # -- connections -----------------------------------------------------------------------------
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        user: UserInfo | None = request.get(USER)
-        node = node_name(user) if user is not None else None
+    def protocol(self) -> WebSocketConnection:
+        """A protocol for one connection that offered the hub's ALPN (the listener's factory)."""
+        conn = WebSocketConnection(self, protocol.HUB_PATH, heartbeat=self.heartbeat, max_size=protocol.MAX_FRAME)
+        self._connections.add(conn)
+        return conn
+
+    def upgrade(self, conn: WebSocketConnection, authorization: str | None) -> Session:
+        """Authenticates an upgrade request as the API server does, and opens the node's session."""
+        user = self.authenticator.authenticate(conn.peercert(), authorization)
+        if user is None:
+            raise Refused(401, orjson.dumps(errors.unauthorized().status()), "application/json")
+        node = node_name(user)
         if node is None:
-            who = user.name if user is not None else "an anonymous client"
-            raise web.HTTPForbidden(text=f"the edge hub serves node identities (system:node:<name> in group "
-                                         f"system:nodes); {who} is not one\n")
-        ws = web.WebSocketResponse(heartbeat=self.heartbeat, max_msg_size=protocol.MAX_FRAME, compress=False)
-        await ws.prepare(request)
+            raise Refused(403, f"the edge hub serves node identities (system:node:<name> in group system:nodes); "
+                               f"{user.name} is not one\n")
         channel = self.channels.get(node)
         if channel is None:
             channel = self.channels[node] = NodeChannel(node)
         previous = channel.session
-        session = Session(channel, ws, self._message_for)
+        session = Session(channel, conn, self, user)
         channel.session = session
         channel.offline_since = None
         if previous is not None:
-            previous.closed = True
-            await previous.ws.close(code=_REPLACED, message=b"replaced by a newer connection of this node")
-        assert user is not None
+            previous.close()
+            previous.conn.close(_REPLACED, "replaced by a newer connection of this node")
         log.info("hub: node %s connected", node)
-        sender = asyncio.create_task(session.run_sender(), name=f"hub sender {node}")
-        try:
-            await self._read(session, user, node)
-        except protocol.ProtocolError as exc:
-            log.warning("hub: node %s broke the protocol: %s", node, exc)
-            await ws.close(code=1002, message=str(exc)[:120].encode())
-        finally:
-            session.closed = True
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await sender
-            if channel.session is session:
-                channel.session = None
-                channel.offline_since = time.time()
-            await session.mux.close_all(f'the connection of node "{node}" to the cloud closed')
-            log.info("hub: node %s disconnected", node)
-        return ws
+        return session
 
-    async def _read(self, session: Session, user: UserInfo, node: str) -> None:
-        ws = session.ws
-        hello_seen = False
-        async for msg in ws:
-            if msg.type not in (WSMsgType.BINARY, WSMsgType.TEXT):
-                continue
-            if mux.is_data_frame(msg.data):
-                session.mux.on_data(msg.data)
-                continue
-            ups: list[dict[str, Any]] = []
-            for message in protocol.decode(msg.data):
-                kind = message["t"]
-                if kind in mux.STREAM_MESSAGES:
-                    session.mux.on_message(message)
-                elif kind == protocol.HELLO:
-                    self._hello(session, message)
-                    hello_seen = True
-                elif not hello_seen:
-                    raise protocol.ProtocolError(f'the first message must be "hello", not {kind!r}')
-                elif kind == protocol.ACK:
-                    acks = message.get("acks")
-                    if not isinstance(acks, list) or not all(
-                            isinstance(a, list) and len(a) == 3 and isinstance(a[0], str) and isinstance(a[1], int)
-                            for a in acks):
-                        raise protocol.ProtocolError('"ack" needs a list "acks" of [key, rv, deleted]')
-                    session.on_acks(acks)
-                elif kind == protocol.UP:
-                    ups.append(message)
-                else:
-                    raise protocol.ProtocolError(f"unknown message type {kind!r}")
-            if ups:
-                self._spawn(self._write_up(session, user, node, ups))
+    def gone(self, conn: WebSocketConnection) -> None:
+        self._connections.discard(conn)
+        if not self._connections:
+            self._all_gone.set()
+        session = conn.receiver
+        if not isinstance(session, Session):
+            return  # never upgraded
+        session.close()
+        channel = session.channel
+        if channel.session is session:
+            channel.session = None
+            channel.offline_since = time.time()
+        if session.has_streams:
+            self._spawn(session.mux.close_all(f'the connection of node "{channel.name}" to the cloud closed'))
+        log.info("hub: node %s disconnected (%s)", channel.name, conn.close_code)
+
+    def on_frame(self, session: Session, frame: bytes | str) -> None:
+        if session.closed:
+            return
+        try:
+            self._on_frame(session, frame)
+        except protocol.ProtocolError as exc:
+            log.warning("hub: node %s broke the protocol: %s", session.channel.name, exc)
+            session.close()
+            session.conn.close(1002, str(exc)[:120])
+
+    def _on_frame(self, session: Session, frame: bytes | str) -> None:
+        if mux.is_data_frame(frame):
+            session.mux.on_data(frame)  # type: ignore[arg-type]
+            return
+        ups: list[dict[str, Any]] = []
+        for message in protocol.decode(frame):
+            kind = message["t"]
+            if kind in mux.STREAM_MESSAGES:
+                session.mux.on_message(message)
+            elif kind == protocol.HELLO:
+                self._hello(session, message)
+                session.hello_seen = True
+            elif not session.hello_seen:
+                raise protocol.ProtocolError(f'the first message must be "hello", not {kind!r}')
+            elif kind == protocol.ACK:
+                acks = message.get("acks")
+                if not isinstance(acks, list) or not all(
+                        isinstance(a, list) and len(a) == 3 and isinstance(a[0], str) and isinstance(a[1], int)
+                        for a in acks):
+                    raise protocol.ProtocolError('"ack" needs a list "acks" of [key, rv, deleted]')
+                session.on_acks(acks)
+            elif kind == protocol.UP:
+                ups.append(message)
+            else:
+                raise protocol.ProtocolError(f"unknown message type {kind!r}")
+        if ups:
+            session.queue_up(ups)
+
+    async def _without_alpn(self, request: web.Request) -> web.StreamResponse:
+        """An edge agent too old to offer the hub's ALPN reached the HTTP server: tell it what to do."""
+        return web.Response(status=426, headers={"Upgrade": "websocket"},
+                            text=f"the edge hub at {protocol.HUB_PATH} is reached by offering the TLS ALPN protocol "
+                                 f'"{protocol.HUB_ALPN}" on this port; this client did not (upgrade the edge '
+                                 "agent)\n")
 
     def _hello(self, session: Session, message: dict[str, Any]) -> None:
         inventory = message.get("inventory")
@@ -239,8 +278,10 @@ class CloudHub:
         session.inflight.clear()
         session.start_sync(self.index.keys_of(channel.name) | set(inventory))
 
-    async def _write_up(self, session: Session, user: UserInfo, node: str, ups: list[dict[str, Any]]) -> None:
+    async def write_up(self, session: Session, ups: list[dict[str, Any]]) -> None:
         """Writes one frame's upstream messages concurrently (the store commits them as one batch), then acks."""
+        user, node = session.user, session.channel.name
+
         async def one(message: dict[str, Any]) -> tuple[Any, UpstreamError | None]:
             try:
                 await self.upstream.write(user, node, str(message.get("kind")), message.get("body"))  # type: ignore[arg-type]
@@ -251,11 +292,10 @@ class CloudHub:
                 log.exception("hub: upstream %s from %s failed", message.get("kind"), node)
                 return message.get("seq"), UpstreamError(f"{type(exc).__name__}: {exc}", retry=True)
 
-        async with session.up_lock:
-            # Registration first: the node's status and Lease in the same frame may need the Node.
-            first = [m for m in ups if m.get("kind") == "register"]
-            results = [await one(m) for m in first]
-            results += await asyncio.gather(*(one(m) for m in ups if m.get("kind") != "register"))
+        # Registration first: the node's status and Lease in the same frame may need the Node.
+        first = [m for m in ups if m.get("kind") == "register"]
+        results = [await one(m) for m in first]
+        results += await asyncio.gather(*(one(m) for m in ups if m.get("kind") != "register"))
         ack: dict[str, Any] = {"t": protocol.UPACK, "ok": [], "retry": [], "failed": {}}
         for seq, exc in results:
             if exc is None:

@@ -7,6 +7,7 @@ a real MetaStore with a certificate for system:node:<name> issued by the cloud's
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,13 @@ from edgeplane.edge.hubclient import Backoff, HubClient
 from edgeplane.edge.metastore import MetaStore
 from edgeplane.pki.ca import CertificateAuthority
 from edgeplane.pki.tls import client_ssl_context
+
+
+def hub_context(ca: CertificateAuthority, cert: bytes, key: bytes) -> ssl.SSLContext:
+    """A raw hub client's TLS context: the node's certificate, offering the hub's ALPN as every edge does."""
+    ctx = client_ssl_context(ca.cert_pem, cert, key)
+    ctx.set_alpn_protocols([protocol.HUB_ALPN])
+    return ctx
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
@@ -51,7 +59,7 @@ class Cloud:
              groups: tuple[str, ...] = ("system:nodes",)) -> Edge:
         cert, key = self.ca.issue_client_cert(user or f"system:node:{node}", list(groups))
         ms = MetaStore(data_dir / "metastore.db")
-        client = HubClient(ms, self.url, lambda: client_ssl_context(self.ca.cert_pem, cert, key),
+        client = HubClient(ms, self.url, lambda: hub_context(self.ca, cert, key),
                            heartbeat=5.0, backoff=Backoff(0.05, 0.2))
         return Edge(ms, client)
 
@@ -233,7 +241,7 @@ async def test_a_slow_edge_does_not_hold_up_the_others(cloud: Cloud, tmp_path: P
     cert, key = cloud.ca.issue_client_cert("system:node:slow", ["system:nodes"])
     async with aiohttp.ClientSession() as http:
         url = cloud.url.replace("https://", "wss://") + protocol.HUB_PATH
-        slow = await http.ws_connect(url, ssl=client_ssl_context(cloud.ca.cert_pem, cert, key),
+        slow = await http.ws_connect(url, ssl=hub_context(cloud.ca, cert, key),
                                      max_msg_size=protocol.MAX_FRAME)
         await slow.send_bytes(protocol.encode([{"t": protocol.HELLO, "v": 1, "inventory": {}}]))
         # The slow edge never reads from here on.
@@ -265,7 +273,7 @@ async def test_protocol_violations_close_the_connection_with_a_reason(cloud: Clo
     cert, key = cloud.ca.issue_client_cert("system:node:bad", ["system:nodes"])
     async with aiohttp.ClientSession() as http:
         url = cloud.url.replace("https://", "wss://") + protocol.HUB_PATH
-        ws = await http.ws_connect(url, ssl=client_ssl_context(cloud.ca.cert_pem, cert, key))
+        ws = await http.ws_connect(url, ssl=hub_context(cloud.ca, cert, key))
         await ws.send_bytes(frame)
         while (msg := await asyncio.wait_for(ws.receive(), 5)).type == aiohttp.WSMsgType.BINARY:
             pass  # e.g. "synced" after a valid hello
