@@ -79,6 +79,13 @@ def wire_bytes(port: int, pids: set[int]) -> int:
     return total
 
 
+def hub_context(ca_pem: bytes, cert_pem: bytes, key_pem: bytes) -> ssl.SSLContext:
+    """A node's TLS context for the hub: its certificate, offering the hub's ALPN as every edge does."""
+    ctx = client_ssl_context(ca_pem, cert_pem, key_pem)
+    ctx.set_alpn_protocols([protocol.HUB_ALPN])
+    return ctx
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
@@ -179,7 +186,7 @@ async def hollow_main(url: str, certs: Path, names: list[str]) -> None:
     async with aiohttp.ClientSession(connector=connector) as http:
         nodes = []
         for name in names:
-            ctx = client_ssl_context(ca_pem, (certs / f"{name}.crt").read_bytes(), key_pem)
+            ctx = hub_context(ca_pem, (certs / f"{name}.crt").read_bytes(), key_pem)
             nodes.append(HollowNode(name, url, ctx, http))
         tasks = []
         for node in nodes:
@@ -356,7 +363,7 @@ async def reconnect_convergence(client: RESTClient, bench: Bench, certs: Path) -
     ca_pem, key_pem = (certs / "ca.crt").read_bytes(), (certs / "node.key").read_bytes()
     cert_pem = (certs / "real-edge.crt").read_bytes()
     ms = MetaStore(bench.workdir / "real-edge.db")
-    hub = HubClient(ms, bench.url, lambda: client_ssl_context(ca_pem, cert_pem, key_pem))
+    hub = HubClient(ms, bench.url, lambda: hub_context(ca_pem, cert_pem, key_pem))
     ms.report_registration({})
     task = asyncio.create_task(hub.run())
     for i in range(100):

@@ -6,7 +6,7 @@ real mutual-TLS WebSockets: they register, renew their Lease every 10 s and answ
 and prints the RSS growth per node and the Python allocations per node grouped by where they were made.
 RSS also holds what tracemalloc cannot see: OpenSSL's per-connection state and malloc's overhead.
 
-Run: .venv/bin/python bench/bench_hub_memory.py [--nodes 500] [--idle 20] [--top 25]
+Run: .venv/bin/python bench/bench_hub_memory.py [--nodes 500] [--idle 20] [--top 25] [--hub-tls stdlib]
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def where(trace: tracemalloc.Traceback) -> str:
 
 async def measure(args: argparse.Namespace, workdir: Path) -> None:
     port = free_port()
-    cloud = CloudProcess(CloudConfig(data_dir=workdir / "cloud", bind_address="127.0.0.1", port=port))
+    cloud = CloudProcess(CloudConfig(data_dir=workdir / "cloud", bind_address="127.0.0.1", port=port,
+                                     hub_tls=args.hub_tls))
     await cloud.start()
     bench = Bench(argparse.Namespace(procs=args.procs), workdir)
     bench.port, bench.data = port, workdir / "cloud"
@@ -100,6 +101,8 @@ def main() -> None:
     parser.add_argument("--procs", type=int, default=2, help="processes the hollow nodes are spread over")
     parser.add_argument("--depth", type=int, default=12, help="traceback frames kept per allocation")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--hub-tls", choices=("lean", "stdlib"), default="lean",
+                        help="the hub connections' TLS: the lean transport, or asyncio's SSL transport")
     parser.add_argument("--no-trace", dest="trace", action="store_false", help="RSS only, without tracemalloc")
     args = parser.parse_args()
     sys.setrecursionlimit(10_000)
