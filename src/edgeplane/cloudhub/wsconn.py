@@ -265,9 +265,10 @@ class WebSocketConnection(asyncio.Protocol):
                 elif opcode is Opcode.CLOSE:
                     self._peer_closed(*frame.payload)  # type: ignore[misc]
                     return
-                elif opcode is Opcode.TEXT or opcode is Opcode.BINARY:
+                elif (opcode is Opcode.TEXT or opcode is Opcode.BINARY) and self._state == _OPEN:
+                    # Once we sent our close, data is skipped while we wait for the peer's close frame.
                     self._on_data(frame.payload, frame.message_finished)  # type: ignore[arg-type]
-                if self._state != _OPEN:
+                if self._state == _CLOSED:
                     return
         except ParseFailed as exc:
             self.close(int(exc.code), str(exc)[:120])
