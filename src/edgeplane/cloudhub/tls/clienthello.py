@@ -9,6 +9,7 @@ stay in the kernel for whichever TLS stack handles the connection.
 from __future__ import annotations
 
 import asyncio
+import select
 import socket
 import time
 from dataclasses import dataclass
@@ -170,10 +171,20 @@ async def peek_client_hello(sock: socket.socket, *,
             continue
         # Peeked bytes keep the socket readable, so waiting for readability would spin: poll for the rest
         # instead (rare: a ClientHello nearly always arrives in one segment).
+        if _peer_shut_down(sock):
+            return None
         if len(data) > seen:
             seen, pause = len(data), 0.001
         await asyncio.sleep(min(pause, left))
         pause = min(pause * 2, 0.05)
+
+
+def _peer_shut_down(sock: socket.socket) -> bool:
+    """Whether the peer ended its side, though unread bytes remain (a peek would show those forever)."""
+    hangup = getattr(select, "POLLRDHUP", 0) | select.POLLHUP
+    poller = select.poll()
+    poller.register(sock, select.POLLIN | hangup)
+    return any(events & hangup for _, events in poller.poll(0))
 
 
 async def _readable(loop: asyncio.AbstractEventLoop, sock: socket.socket, seconds: float) -> bool:

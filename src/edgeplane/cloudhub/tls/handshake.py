@@ -183,8 +183,11 @@ class ServerHandshake:
             raise HandshakeError(f"handshake ended without what the record layer needs (cipher {cipher}, "
                                  f"secrets {sorted(self._secrets)}, client certificate {cert is not None})",
                                  output)
+        alpn = conn.get_alpn_proto_negotiated().decode("ascii", "replace")
+        if alpn == self._context.alpn:
+            alpn = self._context.alpn  # one string for every connection
         result = HandshakeResult(cipher, client, server, server_seq, self._buffer, cert.public_bytes(Encoding.DER),
-                                 conn.get_alpn_proto_negotiated().decode("ascii", "replace"))
+                                 alpn)
         self._buffer = b""
         self._secrets = {}
         return result

@@ -3,24 +3,10 @@ from bytes that are not TLS at all."""
 
 from __future__ import annotations
 
-import ssl
-
 import pytest
 
 from edgeplane.cloudhub.tls.clienthello import ClientHello, IncompleteClientHello, NotTLS, parse_client_hello
-
-
-def client_hello(alpn: list[str] | None = None, server_name: str | None = None) -> bytes:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if alpn:
-        ctx.set_alpn_protocols(alpn)
-    out = ssl.MemoryBIO()
-    obj = ctx.wrap_bio(ssl.MemoryBIO(), out, server_hostname=server_name)
-    with pytest.raises(ssl.SSLWantReadError):
-        obj.do_handshake()
-    return out.read()
+from tests.unit.cloudhub.tls.hellos import client_hello
 
 
 @pytest.mark.parametrize(("alpn", "server_name"), [
