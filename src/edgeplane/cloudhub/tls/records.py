@@ -17,7 +17,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
 from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
 
 # content types (RFC 8446 section 5.1)
-CHANGE_CIPHER_SPEC = 20
 ALERT = 21
 HANDSHAKE = 22
 APPLICATION_DATA = 23
@@ -28,7 +27,6 @@ BAD_RECORD_MAC = 20
 RECORD_OVERFLOW = 22
 ILLEGAL_PARAMETER = 47
 DECODE_ERROR = 50
-INTERNAL_ERROR = 80
 USER_CANCELED = 90
 NO_APPLICATION_PROTOCOL = 120
 ALERT_NAMES = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",

@@ -20,6 +20,7 @@ from edgeplane.cloudhub.tls.records import CLOSE_NOTIFY, SUITES, PeerAlert, Reco
 log = logging.getLogger(__name__)
 
 HANDSHAKE_TIMEOUT = 10.0
+_NO_EXTRA: dict[str, Any] = {}  # get_extra_info is ours: no dict per connection for asyncio's default
 
 
 class LeanTLSProtocol(asyncio.Protocol):
@@ -177,7 +178,7 @@ class LeanTLSTransport(asyncio.Transport):
     __slots__ = ("_alpn", "_cipher", "_closing", "_peercert", "_tls")
 
     def __init__(self, tls: LeanTLSProtocol, peercert: bytes, cipher: str, alpn: str) -> None:
-        super().__init__()
+        super().__init__(_NO_EXTRA)
         self._tls = tls
         self._peercert = peercert
         self._cipher = cipher

@@ -4,15 +4,19 @@ ways, refusals, close_notify either way, tampering, and routing by the ClientHel
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import ssl
+import weakref
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from edgeplane.cloudhub.protocol import HUB_ALPN
+from edgeplane.cloudhub.tls import LeanTLSContext
+from edgeplane.cloudhub.tls.handshake import ServerHandshake
 from tests.integration.cloudhub.tls.leanserver import LeanServer, Pki, RawTLSClient, Recorder
 
 TIMEOUT = 10
@@ -36,6 +40,29 @@ async def test_messages_both_ways_and_what_the_app_learns_of_the_connection(pki:
         assert transport.get_extra_info("peername") == writer.get_extra_info("sockname")
         assert transport.get_extra_info("sockname") == ("127.0.0.1", server.port)
         writer.close()
+
+
+async def test_nothing_of_the_handshake_outlives_it(pki: Pki, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[tuple[weakref.ref[ServerHandshake], weakref.ref[object]]] = []
+    server_handshake = LeanTLSContext.server_handshake
+
+    def recorded(self: LeanTLSContext) -> ServerHandshake:
+        handshake = server_handshake(self)
+        made.append((weakref.ref(handshake), weakref.ref(handshake._conn)))  # type: ignore[arg-type]
+        return handshake
+
+    monkeypatch.setattr(LeanTLSContext, "server_handshake", recorded)
+    gc.disable()  # freed by reference counting alone, at once: no cycle waits for the garbage collector
+    try:
+        async with LeanServer(pki) as server:
+            reader, writer = await server.connect(pki.client_context())
+            writer.write(b"ping")
+            assert await asyncio.wait_for(reader.readexactly(4), TIMEOUT) == b"ping"
+            [(handshake, openssl_connection)] = made
+            assert handshake() is None and openssl_connection() is None
+            writer.close()
+    finally:
+        gc.enable()
 
 
 async def test_twenty_megabytes_each_way_arrive_intact(pki: Pki) -> None:
