@@ -108,10 +108,9 @@ def _keylog(conn: SSL.Connection, line: bytes) -> None:
 
 
 def _reason(exc: SSL.Error) -> str:
-    """OpenSSL's error queue as text: 'reason (function)', joined."""
-    parts = []
-    for entry in exc.args[0] if exc.args and isinstance(exc.args[0], list) else ():
-        parts.append(str(entry[-1]))
+    """OpenSSL's error queue as text: the reasons, joined."""
+    entries = exc.args[0] if exc.args and isinstance(exc.args[0], list) else []
+    parts = [str(entry[-1]) for entry in entries]
     return "; ".join(parts) or str(exc) or type(exc).__name__
 
 
