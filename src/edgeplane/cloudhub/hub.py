@@ -61,6 +61,9 @@ class _HubSink:
 
 
 class CloudHub:
+    # Served by the HTTP server without credentials: its only answer is how to reach the hub (see routes()).
+    public_paths = frozenset({protocol.HUB_PATH})
+
     def __init__(self, ctx: APIContext, authenticator: Authenticator, authorizer: Authorizer | None = None, *,
                  rules: tuple[NeedRule, ...] = NEED_RULES, heartbeat: float = HEARTBEAT) -> None:
         self.ctx = ctx
@@ -80,8 +83,6 @@ class CloudHub:
         """(method, path, handler) rows for ``APIServer.extra_routes``: the hub's path on the HTTP server only
         answers clients that did not offer the hub's ALPN (served without credentials, see ``public_paths``)."""
         return [("GET", protocol.HUB_PATH, self._without_alpn)]
-
-    public_paths = frozenset({protocol.HUB_PATH})
 
     async def start(self) -> None:
         share_tls_read_buffers()
