@@ -61,6 +61,9 @@ class PodmanRuntime(Runtime):
 
     def __init__(self, data_dir: Path, *, podman: str = "podman", host_ip: str = "") -> None:
         self.pods_dir = Path(data_dir) / "pods"
+        # Every container carries its node's data directory: one host may run several nodes (or test
+        # sessions), and a node must never list, adopt or remove another node's containers.
+        self.node_dir = str(Path(data_dir).resolve())
         self.podman = podman
         self.host_ip = host_ip or hostnet.primary_ip()
         self.global_args = ["--runtime", "runc", "--cgroup-manager", "cgroupfs", "--events-backend", "file"]
@@ -120,7 +123,8 @@ class PodmanRuntime(Runtime):
         args = ["run", "-d", "--name", name, *self.ulimits,
                 "--log-driver", "k8s-file", "--log-opt", f"path={log_path}"]
         labels = {"pod.uid": config.pod_uid, "pod.namespace": config.pod_namespace,
-                  "pod.name": config.pod_name, "container": config.name, "attempt": str(config.attempt)}
+                  "pod.name": config.pod_name, "container": config.name, "attempt": str(config.attempt),
+                  "node-dir": self.node_dir}
         for key, value in labels.items():
             args += ["--label", f"{LABEL}.{key}={value}"]
         if config.host_network:
@@ -158,7 +162,8 @@ class PodmanRuntime(Runtime):
     async def _containers(self) -> list[dict[str, Any]]:
         now = time.monotonic()
         if self._snapshot is None or now - self._snapshot_at > SNAPSHOT_TTL:
-            _, out, _ = await self._run("ps", "-a", "--filter", f"label={LABEL}.pod.uid", "--format", "json")
+            _, out, _ = await self._run("ps", "-a", "--filter", f"label={LABEL}.node-dir={self.node_dir}",
+                                        "--format", "json")
             self._snapshot = json.loads(out or "[]")
             self._snapshot_at = now
         return self._snapshot

@@ -122,3 +122,24 @@ def _try(fn):
         return fn()
     except OSError:
         return None
+
+
+async def test_podman_nodes_on_one_host_leave_each_others_containers_alone(podman_manager, tmp_path_factory):
+    """A second node's pod manager starting up (it removes containers it holds no pod for) must not touch ours."""
+    store, _, image = podman_manager
+    put(store, "pods", pod("mine", bb("c", image, "exec sleep 300")))
+    await eventually(lambda: status(store, "mine").get("phase") == "Running", timeout=30)
+    other_dir = tmp_path_factory.mktemp("other-node")
+    other_store = MetaStore(other_dir / "metastore.db")
+    other_runtime = PodmanRuntime(other_dir, host_ip="192.0.2.11")
+    other = PodManager(other_store, "other-node", other_runtime, other_dir, sync_period=0.1, host_ip="192.0.2.11")
+    await other.start()
+    try:
+        assert await other_runtime.list() == []
+        await asyncio.sleep(0.5)  # a few of its sync rounds
+    finally:
+        await other.stop()
+        other_store.close()
+    uid = next(iter(store.list("pods")))["metadata"]["uid"]
+    state = await podman_manager[1].runtime.inspect(uid, "c")
+    assert state is not None and state.running and status(store, "mine").get("phase") == "Running"
