@@ -2,7 +2,12 @@
 
 Like kube-apiserver's Cacher, it keeps the current objects and a ring of recent events in memory, so
 that a thousand watchers cost one store watch, each event is decoded once and encoded once per wire
-format, and a watch from a recent resourceVersion is served without touching the store. Events are
+format, and a watch from a recent resourceVersion is served without touching the store.
+
+The ring holds the store's own events (encoded values the store's watch ring shares), not decoded
+copies, and only for the last ``RING_SECONDS``, as kube-apiserver keeps 75 s of events: every node renews
+its Lease every 10 s, and a ring of decoded Leases sized by count alone would hold dozens of old
+versions of each node's Lease. A watch from further back is served from the store. Events are
 handed to watchers synchronously from one task (no task switch per watcher); under many watchers,
 dispatch is coalesced over a few milliseconds so each watcher gets one write per batch.
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +28,8 @@ from edgeplane.store.interface import EventType, Store, WatchEvent
 
 log = logging.getLogger(__name__)
 
-RING_SIZE = 50_000
+RING_SIZE = 50_000  # events at most
+RING_SECONDS = 75.0  # and none older than this (kube-apiserver's eventFreshDuration)
 # Coalescing window: 20 us per watcher, capped, so 1,000 watchers get one write every 20 ms (p99 delivery
 # stays well under 100 ms while TLS writes drop from one per event to one per batch).
 _DISPATCH_COST_PER_WATCHER = 0.00002
@@ -67,13 +74,17 @@ def cache_event(ev: WatchEvent, prefix: str, namespaced: bool, prev: dict[str, A
 
 
 class Cacher:
-    def __init__(self, store: Store, prefix: str, namespaced: bool, ring_size: int = RING_SIZE) -> None:
+    def __init__(self, store: Store, prefix: str, namespaced: bool, ring_size: int = RING_SIZE,
+                 ring_seconds: float = RING_SECONDS) -> None:
         self.store = store
         self.prefix = prefix
         self.namespaced = namespaced
         self.objects: dict[str, dict[str, Any]] = {}
         self.revision = 0  # everything up to here is applied
-        self.ring: deque[CacheEvent] = deque(maxlen=ring_size)
+        self.ring: deque[WatchEvent] = deque()
+        self.ring_size = ring_size
+        self.ring_seconds = ring_seconds
+        self._ring_marks: deque[tuple[float, int]] = deque()  # (when, last revision) of each applied batch
         self.ring_start = 0  # the ring holds every event after this revision
         self.sinks: set[Sink] = set()
         self._pending: list[CacheEvent] = []
@@ -119,6 +130,7 @@ class Cacher:
             await asyncio.sleep(0.5)
             self.objects.clear()
             self.ring.clear()
+            self._ring_marks.clear()
             status = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                       "message": "the watch cache was reset; please re-list", "reason": "Expired", "code": 410}
             for sink in list(self.sinks):
@@ -137,11 +149,10 @@ class Cacher:
                 objects.pop(key, None)
             else:
                 objects[key] = ce.obj
-            if len(self.ring) == self.ring.maxlen:
-                self.ring_start = self.ring[0].revision
-            self.ring.append(ce)
+            self.ring.append(ev)
             self._pending.append(ce)
             self.revision = ce.revision
+        self._trim_ring(time.monotonic())
         self._wake_revision_waiters()
         if self._dispatch_handle is None:
             delay = min(_MAX_DISPATCH_DELAY, len(self.sinks) * _DISPATCH_COST_PER_WATCHER)
@@ -149,6 +160,18 @@ class Cacher:
                 self._flush()
             else:
                 self._dispatch_handle = asyncio.get_running_loop().call_later(delay, self._flush)
+
+    def _trim_ring(self, now: float) -> None:
+        ring, marks = self.ring, self._ring_marks
+        marks.append((now, self.revision))
+        cutoff = now - self.ring_seconds
+        while marks and marks[0][0] < cutoff:
+            _, upto = marks.popleft()
+            while ring and ring[0].kv.mod_revision <= upto:
+                ring.popleft()
+            self.ring_start = max(self.ring_start, upto)
+        while len(ring) > self.ring_size:
+            self.ring_start = ring.popleft().kv.mod_revision
 
     def _flush(self) -> None:
         self._dispatch_handle = None
@@ -191,18 +214,20 @@ class Cacher:
         """Events after ``revision`` from the ring, or None when the ring no longer reaches back that far."""
         if revision < self.ring_start:
             return None
-        if not self.ring or revision >= self.ring[-1].revision:
+        ring = self.ring
+        if not ring or revision >= ring[-1].kv.mod_revision:
             return []
         # Binary search on the ring's revisions (they are increasing).
-        lo, hi = 0, len(self.ring)
-        ring = self.ring
+        lo, hi = 0, len(ring)
         while lo < hi:
             mid = (lo + hi) // 2
-            if ring[mid].revision <= revision:
+            if ring[mid].kv.mod_revision <= revision:
                 lo = mid + 1
             else:
                 hi = mid
-        return [ring[i] for i in range(lo, len(ring))]
+        prefix, namespaced = self.prefix, self.namespaced
+        return [cache_event(ring[i], prefix, namespaced, decode(ring[i].prev) if ring[i].prev is not None else None)
+                for i in range(lo, len(ring))]
 
     def add(self, sink: Sink) -> None:
         self.sinks.add(sink)
