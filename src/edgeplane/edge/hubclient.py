@@ -18,11 +18,11 @@ import ssl
 from collections.abc import Callable
 from typing import Any
 
-import aiohttp
-
 from edgeplane.cloudhub import mux, protocol
 from edgeplane.edge import netprobe
 from edgeplane.edge.metastore import Change, MetaStore, OutboxEntry, split_key
+from edgeplane.edge.wire import websocket
+from edgeplane.edge.wire.errors import WireError
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class HubClient:
         self.connections = 0
         self.last_error = ""
         self.close_code: int | None = None  # how the last connection ended (WebSocket close code)
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._ws: websocket.WebSocket | None = None
         self._inflight: dict[int, OutboxEntry] = {}
         self._pump_wake = asyncio.Event()
         self._queued = metastore.outbox_waiter()
@@ -84,39 +84,38 @@ class HubClient:
     async def run(self) -> None:
         """Connects and serves until cancelled, reconnecting after every failure."""
         host, port = netprobe.endpoint(self.url)
-        async with aiohttp.ClientSession() as http:
-            while True:
-                out_of_reach = False
-                try:
-                    await self._connect_and_serve(http)
-                    out_of_reach = netprobe.lost(self.close_code)
-                except asyncio.CancelledError:
-                    raise
-                except (aiohttp.ClientError, OSError, TimeoutError, protocol.ProtocolError,
-                        ssl.SSLError, ValueError) as exc:
-                    self.last_error = f"{type(exc).__name__}: {exc}"
-                    out_of_reach = netprobe.out_of_reach(exc)
-                    log.debug("hub connection failed: %s", self.last_error)
-                finally:
-                    self.connected.clear()
-                    self.synced.clear()
-                    self._ws = None
-                delay = self.backoff.next()
-                log.info("hub: disconnected (%s); reconnecting in %.1fs%s", self.last_error or "closed", delay,
-                         " or as soon as the cloud answers" if out_of_reach and delay > netprobe.PROBE_EVERY else "")
-                if await netprobe.wait_to_retry(delay, host, port, probe=out_of_reach) == "answered":
-                    log.info("hub: the cloud answers again; reconnecting now")
+        while True:
+            out_of_reach = False
+            try:
+                await self._connect_and_serve()
+                out_of_reach = netprobe.lost(self.close_code)
+            except asyncio.CancelledError:
+                raise
+            except (WireError, OSError, TimeoutError, protocol.ProtocolError, ssl.SSLError, ValueError) as exc:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                out_of_reach = netprobe.out_of_reach(exc)
+                log.debug("hub connection failed: %s", self.last_error)
+            finally:
+                self.connected.clear()
+                self.synced.clear()
+                self._ws = None
+            delay = self.backoff.next()
+            log.info("hub: disconnected (%s); reconnecting in %.1fs%s", self.last_error or "closed", delay,
+                     " or as soon as the cloud answers" if out_of_reach and delay > netprobe.PROBE_EVERY else "")
+            if await netprobe.wait_to_retry(delay, host, port, probe=out_of_reach) == "answered":
+                log.info("hub: the cloud answers again; reconnecting now")
 
     async def disconnect(self) -> None:
         """Drops the current connection (the run loop reconnects), e.g. after a certificate rotation."""
         if self._ws is not None:
             await self._ws.close()
 
-    async def _connect_and_serve(self, http: aiohttp.ClientSession) -> None:
-        ws = await asyncio.wait_for(http.ws_connect(
-            self.url, ssl=self.ssl_context(), heartbeat=self.heartbeat, max_msg_size=protocol.MAX_FRAME,
-            timeout=aiohttp.ClientWSTimeout(ws_close=5.0), autoping=True,
-        ), self.connect_timeout)
+    async def _connect_and_serve(self) -> None:
+        context = self.ssl_context()
+        context.set_alpn_protocols([protocol.HUB_ALPN])  # the cloud's API port routes hub connections by it
+        async with asyncio.timeout(self.connect_timeout):
+            ws = await websocket.connect(self.url, ssl_context=context, heartbeat=self.heartbeat,
+                                         max_size=protocol.MAX_FRAME, close_timeout=5.0)
         self._ws = ws
         streams = mux.Mux(ws.send_bytes, self.streams or _refuse_streams)
         try:
@@ -144,16 +143,14 @@ class HubClient:
         finally:
             await ws.close()
 
-    async def _read(self, ws: aiohttp.ClientWebSocketResponse, streams: mux.Mux) -> None:
+    async def _read(self, ws: websocket.WebSocket, streams: mux.Mux) -> None:
         ms = self.metastore
-        async for msg in ws:
-            if msg.type not in (aiohttp.WSMsgType.BINARY, aiohttp.WSMsgType.TEXT):
-                continue
-            if mux.is_data_frame(msg.data):
-                streams.on_data(msg.data)
+        async for frame in ws:
+            if mux.is_data_frame(frame):
+                streams.on_data(frame)  # type: ignore[arg-type]
                 continue
             changes: list[Change] = []
-            for message in protocol.decode(msg.data):
+            for message in protocol.decode(frame):
                 kind = message["t"]
                 if kind in mux.STREAM_MESSAGES:
                     streams.on_message(message)
@@ -198,7 +195,7 @@ class HubClient:
         self._rewind = True
         self._pump_wake.set()
 
-    async def _pump(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+    async def _pump(self, ws: websocket.WebSocket) -> None:
         """Sends the outbox in sequence order, at most UP_WINDOW unacknowledged entries at once."""
         ms = self.metastore
         queued = self._queued

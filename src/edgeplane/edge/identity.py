@@ -22,7 +22,6 @@ join or rotate, which keeps it out of the agent's resident memory.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
@@ -34,11 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from edgeplane.api.names import dns1123_subdomain
 from edgeplane.edge.certcheck import CertificateProblem, Validity, check_node_certificate
+from edgeplane.edge.wire import httpclient
+from edgeplane.edge.wire.errors import WireError, body_message
 from edgeplane.pki.bootstraptoken import JoinToken, TokenError
 from edgeplane.pki.files import PRIVATE, PUBLIC, ensure_private_dir, write_atomic
 from edgeplane.pki.tls import client_ssl_context
@@ -269,16 +269,14 @@ async def fetch_pinned_ca(server: str, ca_hash: str) -> bytes:
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # nothing to verify with yet: the hash check below decides
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as session:
-            async with session.get(server + CACERTS_PATH, ssl=unverified) as resp:
-                body = await resp.read()
-                if resp.status != 200:
-                    raise JoinError(
-                        f"{server} did not serve its CA ({CACERTS_PATH} answered HTTP {resp.status}): "
-                        "is this an edgeplane cloud?"
-                    )
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            resp = await httpclient.request("GET", server + CACERTS_PATH, ssl_context=unverified)
+    except (WireError, TimeoutError, OSError) as exc:
         raise JoinError(f"cannot reach the cloud at {server}: {_reason(exc)}") from None
+    if resp.status != 200:
+        raise JoinError(f"{server} did not serve its CA ({CACERTS_PATH} answered HTTP {resp.status}): "
+                        "is this an edgeplane cloud?")
+    body = resp.body
     try:
         check_ca_hash(body, ca_hash)
     except ValueError as exc:
@@ -351,23 +349,20 @@ async def _post(
     if bearer:
         headers["Authorization"] = f"Bearer {bearer}"
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT)) as session:
-            async with session.post(server + path, data=orjson.dumps(body), headers=headers, ssl=ssl_context) as resp:
-                payload = await resp.read()
-                if resp.status >= 400:
-                    from edgeplane.client.rest import error_from_response
-
-                    err = error_from_response(resp.status, payload, resp.reason or "")
-                    raise JoinError(f"the cloud at {server} refused the {what}: {err.message}")
-    except aiohttp.ClientConnectorCertificateError as exc:
+        async with asyncio.timeout(REQUEST_TIMEOUT):
+            resp = await httpclient.request("POST", server + path, body=orjson.dumps(body), headers=headers.items(),
+                                            ssl_context=ssl_context)
+    except ssl.SSLCertVerificationError as exc:
         raise JoinError(
             f"the server certificate of {server} is not valid for this address ({_reason(exc)}); "
             "start the cloud with --tls-san for the host name or address edge nodes use"
         ) from None
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except (WireError, TimeoutError, OSError) as exc:
         raise JoinError(f"cannot reach the cloud at {server}: {_reason(exc)}") from None
+    if resp.status >= 400:
+        raise JoinError(f"the cloud at {server} refused the {what}: {body_message(resp.status, resp.body, resp.reason)}")
     try:
-        answer = orjson.loads(payload)
+        answer = orjson.loads(resp.body)
     except orjson.JSONDecodeError:
         answer = None
     if not isinstance(answer, dict):
@@ -396,8 +391,6 @@ def _server_url(server: str) -> str:
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    with contextlib.suppress(AttributeError):
-        if exc.os_error is not None:  # type: ignore[attr-defined]
-            text = str(exc.os_error)  # type: ignore[attr-defined]
-    return text
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {REQUEST_TIMEOUT:.0f}s"
+    return str(exc) or type(exc).__name__

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from aiohttp import web
 
 from edgeplane.api import errors
 from edgeplane.api.fields import getters_for
 from edgeplane.api.selectors import FieldSelector, LabelSelector, SelectorError
 from edgeplane.apiserver.discovery import version_info
 from edgeplane.edge.metastore import MetaStore
+from edgeplane.edge.wire.httpserver import HTTPServer, Request, Response, status_response
 
 log = logging.getLogger(__name__)
 
@@ -60,12 +61,11 @@ KINDS: dict[str, Kind] = {
 _VERBS = ["get", "list", "watch"]
 
 
-def _json(body: Any, status: int = 200) -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type="application/json")
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(status, orjson.dumps(body))
 
 
-def _error(err: errors.APIError) -> web.Response:
-    return _json(err.status(), err.code)
+_error = status_response
 
 
 class MetaServer:
@@ -73,30 +73,26 @@ class MetaServer:
         self.store = metastore
         self.host = host
         self.port = port
-        self._runner: web.AppRunner | None = None
+        self._http: HTTPServer | None = None
         self._watches: set[asyncio.Queue[tuple[tuple[str, str], dict[str, Any]] | None]] = set()
-        self.app = web.Application()
-        self.app.router.add_route("*", "/{path:.*}", self._dispatch)
 
     async def start(self) -> None:
         self.store.subscribe(self._on_change)
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._http = HTTPServer(self._dispatch, self.host, self.port)
+        await self._http.start()
+        self.port = self._http.port
         log.info("metaserver listening on http://%s:%d", self.host, self.port)
 
     async def stop(self) -> None:
         self.store.unsubscribe(self._on_change)
         for queue in list(self._watches):
             queue.put_nowait(None)
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.stop()
 
     # -- routing -------------------------------------------------------------------------------------
 
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+    async def _dispatch(self, request: Request) -> Response:
         if request.method not in ("GET", "HEAD"):
             return _error(errors.method_not_allowed(
                 f"the edge metaserver is read-only: {request.method} is not allowed; write through the cloud"))
@@ -104,7 +100,7 @@ class MetaServer:
         if parts == ["version"]:
             return _json(version_info())
         if parts == ["healthz"] or parts == ["readyz"] or parts == ["livez"]:
-            return web.Response(text="ok")
+            return Response(body=b"ok", content_type="text/plain")
         if parts == ["api"]:
             return _json({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [
                 {"clientCIDR": "0.0.0.0/0", "serverAddress": f"{self.host}:{self.port}"}]})
@@ -141,10 +137,18 @@ class MetaServer:
             return _error(errors.bad_request(
                 f'"{unknown[0]}" is not a known field selector: only "{", ".join(getters)}"'))
         if request.query.get("watch", "").lower() in ("1", "true"):
-            return await self._watch(request, resource, kind, namespace, labels, fields, getters)
+            try:
+                since = request.query.get("resourceVersion", "")
+                after = int(since) if since not in ("", "0") else -1
+                time_limit = float(request.query.get("timeoutSeconds") or 0) or None
+            except ValueError:
+                return _error(errors.bad_request(
+                    "resourceVersion and timeoutSeconds of a watch must be numbers, got "
+                    f"{request.query.get('resourceVersion')!r} and {request.query.get('timeoutSeconds')!r}"))
+            return Response(stream=self._watch(resource, kind, namespace, labels, fields, getters, after, time_limit))
         return self._list(resource, kind, namespace, labels, fields, getters)
 
-    def _not_found(self, request: web.Request) -> web.Response:
+    def _not_found(self, request: Request) -> Response:
         return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
                       "message": f"the server could not find the requested resource ({request.path})",
                       "reason": "NotFound", "details": {}, "code": 404}, 404)
@@ -160,7 +164,7 @@ class MetaServer:
             entries.append({"name": group, "versions": gv, "preferredVersion": gv[0]})
         return {"kind": "APIGroupList", "apiVersion": "v1", "groups": entries}
 
-    def _resource_list(self, group: str, version: str) -> web.Response | None:
+    def _resource_list(self, group: str, version: str) -> Response | None:
         resources = [
             {"name": plural, "singularName": kind.kind.lower(), "namespaced": kind.namespaced, "kind": kind.kind,
              "verbs": _VERBS, **({"shortNames": list(kind.short_names)} if kind.short_names else {})}
@@ -173,7 +177,7 @@ class MetaServer:
 
     # -- reads ---------------------------------------------------------------------------------------
 
-    def _get(self, resource: str, kind: Kind, namespace: str, name: str) -> web.Response:
+    def _get(self, resource: str, kind: Kind, namespace: str, name: str) -> Response:
         obj = self.store.get(resource, namespace, name)
         if obj is None:
             return _error(errors.not_found(resource, kind.group, name))
@@ -196,43 +200,44 @@ class MetaServer:
     def _list(
         self, resource: str, kind: Kind, namespace: str, labels: LabelSelector, fields: FieldSelector,
         getters: dict[str, Any],
-    ) -> web.Response:
+    ) -> Response:
         items = [_typed(o, kind) for o in self._selected(resource, namespace, labels, fields, getters)]
         return _json({"kind": kind.kind + "List", "apiVersion": kind.api_version,
                       "metadata": {"resourceVersion": self._list_version(resource)}, "items": items})
 
     async def _watch(
-        self, request: web.Request, resource: str, kind: Kind, namespace: str, labels: LabelSelector,
-        fields: FieldSelector, getters: dict[str, Any],
-    ) -> web.StreamResponse:
+        self, resource: str, kind: Kind, namespace: str, labels: LabelSelector, fields: FieldSelector,
+        getters: dict[str, Any], after: int, time_limit: float | None,
+    ) -> AsyncIterator[bytes]:
+        """The watch's events, one JSON line each: what is newer than ``after``, then live changes."""
         queue: asyncio.Queue[tuple[tuple[str, str], dict[str, Any]] | None] = asyncio.Queue(WATCH_QUEUE)
         self._watches.add(queue)
-        response = web.StreamResponse(headers={"Content-Type": "application/json"})
-        response.enable_chunked_encoding()
-        await response.prepare(request)
-        since = request.query.get("resourceVersion", "")
         try:
-            after = int(since) if since not in ("", "0") else -1
             for obj in self._selected(resource, namespace, labels, fields, getters):
                 held = self.store.version(resource, obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
                 if held is None or held > after:
-                    await response.write(_event("ADDED", obj, kind))
-            time_limit = float(request.query.get("timeoutSeconds") or 0) or None
-            async with asyncio.timeout(time_limit):
-                while (item := await queue.get()) is not None:
-                    change, obj = item
-                    if resource != change[0]:
-                        continue
-                    meta = obj.get("metadata") or {}
-                    if namespace and meta.get("namespace") != namespace:
-                        continue
-                    if _matches(obj, labels, fields, getters):
-                        await response.write(_event(change[1], obj, kind))
-        except (TimeoutError, ConnectionResetError, ValueError):
-            pass
+                    yield _event("ADDED", obj, kind)
+            # The time limit bounds the waits only: a deadline passing while a chunk is being sent must
+            # not cut the response short.
+            deadline = asyncio.get_running_loop().time() + time_limit if time_limit else None
+            while True:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        item = await queue.get()
+                except TimeoutError:
+                    return
+                if item is None:
+                    return
+                change, obj = item
+                if resource != change[0]:
+                    continue
+                meta = obj.get("metadata") or {}
+                if namespace and meta.get("namespace") != namespace:
+                    continue
+                if _matches(obj, labels, fields, getters):
+                    yield _event(change[1], obj, kind)
         finally:
             self._watches.discard(queue)
-        return response
 
     def _on_change(self, resource: str, kind: str, obj: dict[str, Any]) -> None:
         for queue in list(self._watches):

@@ -20,9 +20,9 @@ import random
 import ssl
 import time
 from collections.abc import Callable
-from urllib.parse import urlsplit
 
-import aiohttp
+from edgeplane.edge.wire.endpoint import Endpoint
+from edgeplane.edge.wire.errors import WireError
 
 PROBE_EVERY = 3.0  # seconds between probes (each drawn from [PROBE_EVERY/2, PROBE_EVERY])
 PROBE_TIMEOUT = 2.0  # a probe that gets no answer within this long found the path down
@@ -31,17 +31,15 @@ _NOT_TLS = b"PROBE\r\n\r\n"  # an invalid TLS record: a TLS server answers it at
 
 def out_of_reach(exc: BaseException) -> bool:
     """True if a failed connection attempt says the cloud could not be reached (rather than refused us)."""
-    if isinstance(exc, ssl.SSLError | aiohttp.ClientSSLError | aiohttp.WSServerHandshakeError):
-        return False  # the cloud (or something in its place) answered
-    return isinstance(exc, OSError | TimeoutError | aiohttp.ClientConnectionError)
+    if isinstance(exc, ssl.SSLError | WireError):
+        return False  # the cloud (or something in its place) answered: refused the upgrade, or spoke nonsense
+    return isinstance(exc, OSError | TimeoutError)
 
 
 def endpoint(url: str) -> tuple[str, int]:
     """(host, port) of a wss:// or https:// URL."""
-    parts = urlsplit(url)
-    if not parts.hostname:
-        raise ValueError(f"URL {url!r} names no host")
-    return parts.hostname, parts.port or 443
+    where = Endpoint.parse(url)
+    return where.host, where.port
 
 
 async def answers(host: str, port: int, patience: float = PROBE_TIMEOUT) -> bool:

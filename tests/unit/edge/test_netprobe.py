@@ -8,10 +8,10 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 
 from edgeplane.edge import netprobe
+from edgeplane.edge.wire.errors import HandshakeRefused, WireError
 from edgeplane.pki.ca import CertificateAuthority
 
 
@@ -94,10 +94,11 @@ async def test_a_silent_path_or_a_refusal_waits_out_the_backoff(silent_port: int
 @pytest.mark.parametrize(("exc", "expected"), [
     (ConnectionRefusedError(111, "refused"), True),
     (TimeoutError(), True),
-    (aiohttp.ServerDisconnectedError(), True),
+    (ConnectionResetError("the server closed the connection during the WebSocket handshake"), True),
     (OSError(101, "Network is unreachable"), True),
     (ssl.SSLError(1, "certificate verify failed"), False),
-    (aiohttp.WSServerHandshakeError(None, (), status=403), False),  # type: ignore[arg-type]
+    (HandshakeRefused(403, b"not a node"), False),
+    (WireError("not HTTP"), False),
     (ValueError("bad frame"), False),
 ])
 def test_which_failures_mean_out_of_reach(exc: BaseException, expected: bool) -> None:
