@@ -12,7 +12,7 @@ from __future__ import annotations
 import abc
 import enum
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class StoreError(Exception):
@@ -74,16 +74,11 @@ class EventType(enum.Enum):
 @dataclass(slots=True, eq=False)
 class WatchEvent:
     """One change. For a DELETE, ``kv.value`` is the value the key held before it was deleted and
-    ``kv.mod_revision`` is the revision of the deletion.
-
-    ``cache`` is free for layers above to memoise derived forms of the event (for example its encoded
-    wire bytes), so that fan-out to many watchers encodes each event once.
-    """
+    ``kv.mod_revision`` is the revision of the deletion."""
 
     type: EventType
     kv: KeyValue
     prev: KeyValue | None = None
-    cache: dict = field(default_factory=dict)
 
     @property
     def revision(self) -> int:

@@ -20,6 +20,8 @@ the client re-watches from the last revision it saw (``WatchOverflowError.revisi
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 
 from edgeplane.store.interface import CompactedError, FutureRevisionError, StoreError, Watch, WatchEvent
@@ -143,6 +145,9 @@ class HubWatch(Watch):
         return events
 
 
+RING_SECONDS = 75.0  # recent events kept in memory at most this long (as the API's watch cache)
+
+
 class WatchHub:
     """Watchers grouped by prefix, plus the ring of recent events. ``revision`` is the newest revision
     published to watchers (it may trail the committed revision by the batch in flight)."""
@@ -155,21 +160,38 @@ class WatchHub:
         ring_size: int,
         queue_limit: int,
         history_page: int,
+        ring_seconds: float = RING_SECONDS,
     ) -> None:
         self.revision = revision
         self.read_history = read_history
         self.queue_limit = queue_limit
         self.history_page = history_page
         self._ring_size = ring_size
+        self._ring_seconds = ring_seconds
         self._ring: list[WatchEvent] = []  # consecutive revisions, oldest first
+        self._ring_marks: deque[tuple[float, int]] = deque()  # (when, ring length after) per published batch
+        self._ring_dropped = 0  # events trimmed off the ring's front so far (marks count from the start)
+        self._trimmed_at = 0.0
+        # The newest ring event of each key, so an update's previous value can be that event's (the same
+        # bytes) rather than the copy the writer read back: without it every Lease renewal in the ring
+        # held its value twice.
+        self._latest: dict[str, WatchEvent] = {}
         self._by_prefix: dict[str, dict[HubWatch, None]] = {}
 
     def publish(self, events: list[WatchEvent]) -> None:
         """Hand one committed batch (consecutive revisions, in order) to every matching watcher."""
+        latest = self._latest
+        for event in events:
+            prev = event.prev
+            if prev is not None:
+                before = latest.get(prev.key)
+                if before is not None and before.kv.mod_revision == prev.mod_revision:
+                    event.prev = before.kv
+            latest[event.kv.key] = event
         ring = self._ring
         ring.extend(events)
-        if len(ring) > 2 * self._ring_size:  # trim in bulk, not on every batch
-            del ring[: len(ring) - self._ring_size]
+        self._ring_marks.append((time.monotonic(), self._ring_dropped + len(ring)))
+        self._trim_ring()
         self.revision = events[-1].kv.mod_revision
         overflowed: list[HubWatch] = []
         for prefix, watchers in self._by_prefix.items():
@@ -184,6 +206,31 @@ class WatchHub:
                     overflowed.append(watcher)
         for watcher in overflowed:
             self.remove(watcher)
+
+    def _trim_ring(self) -> None:
+        """Keeps the last ``ring_seconds`` of events and at most ``ring_size`` of them. Trims in bulk: at
+        most once a second, unless the ring is more than a quarter over its size."""
+        ring = self._ring
+        over = len(ring) - self._ring_size
+        now = time.monotonic()
+        if over <= self._ring_size // 4 and now - self._trimmed_at < 1.0:
+            return
+        self._trimmed_at = now
+        marks = self._ring_marks
+        cutoff = now - self._ring_seconds
+        drop = max(over, 0)
+        while marks and marks[0][0] < cutoff:
+            drop = max(drop, marks.popleft()[1] - self._ring_dropped)
+        if drop <= 0:
+            return
+        latest = self._latest
+        for event in ring[:drop]:
+            if latest.get(event.kv.key) is event:
+                del latest[event.kv.key]
+        del ring[:drop]
+        self._ring_dropped += drop
+        while marks and marks[0][1] <= self._ring_dropped:
+            marks.popleft()
 
     def open(self, prefix: str, after: int, committed: int, compacted: int) -> HubWatch:
         if after < compacted:

@@ -261,3 +261,38 @@ async def test_watch_during_concurrent_load_sees_each_change_once_in_order(tmp_p
         assert all(e.kv == acked[e.revision] and e.type is kinds[e.revision] for e in seen)
     finally:
         await store.close()
+
+
+async def test_ring_shares_each_previous_value_with_the_event_that_wrote_it(store: SQLiteStore) -> None:
+    first = await store.create("/lease", b"v1")
+    second = await store.update("/lease", b"v2", first.mod_revision)
+    await store.update("/lease", b"v3", second.mod_revision)
+    ring = store._hub._ring
+    assert [e.kv.value for e in ring[-3:]] == [b"v1", b"v2", b"v3"]
+    # The writer read the old value back from the database; the ring keeps one copy of it.
+    assert ring[-2].prev is ring[-3].kv and ring[-1].prev is ring[-2].kv
+    watch = store.watch("/lease", first.mod_revision)  # served from the ring, previous values intact
+    assert [(e.kv.value, e.prev.value if e.prev else None) for e in await next_batch(watch)] == [
+        (b"v2", b"v1"), (b"v3", b"v2")]
+    watch.close()
+
+
+async def test_ring_keeps_recent_events_only_and_older_watches_read_history(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path, retain_seconds=None, synchronous="NORMAL")
+    try:
+        store._hub._ring_seconds = 0.2
+        kv = await store.create("/renewed", b"0")
+        for i in range(1, 30):
+            kv = await store.update("/renewed", str(i).encode(), kv.mod_revision)
+        assert len(store._hub._ring) == 30
+        await asyncio.sleep(1.1)  # past the window, and past the once-a-second bulk trim
+        kv = await store.update("/renewed", b"last", kv.mod_revision)
+        assert [e.kv.value for e in store._hub._ring] == [b"last"]
+        assert len(store._hub._latest) == 1
+        # A watch from before the ring reads the history table instead, and still sees every change.
+        watch = store.watch("/renewed", 0)
+        assert [e.kv.value for e in await collect(watch, kv.mod_revision)] == [
+            *(str(i).encode() for i in range(30)), b"last"]
+        watch.close()
+    finally:
+        await store.close()
