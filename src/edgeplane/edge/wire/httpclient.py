@@ -53,13 +53,15 @@ async def _response(conn: h11.Connection, reader: asyncio.StreamReader) -> HTTPR
     head: h11.Response | None = None
     chunks: list[bytes] = []
     size = 0
+    heard = False
     while True:
         event = conn.next_event()
         if event is h11.NEED_DATA:
             data = await reader.read(READ_SIZE)
-            if not data and head is None:
+            if not data and not heard:
                 raise ConnectionResetError("the server closed the connection without answering")
-            conn.receive_data(data)
+            heard = True
+            conn.receive_data(data)  # at the end, h11 judges whether what came is a whole answer
         elif isinstance(event, h11.Response):
             head = event
         elif isinstance(event, h11.Data):

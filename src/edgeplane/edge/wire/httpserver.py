@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import h11
@@ -28,6 +29,7 @@ MAX_HEAD = 16 * 1024  # request line and headers
 MAX_BODY = 1024 * 1024
 IDLE_TIMEOUT = 75.0  # seconds a kept-alive connection may wait for its next request
 REQUEST_TIMEOUT = 30.0  # seconds a started request may take to arrive whole
+LINGER = 1.0  # seconds a refused request's remaining bytes are read and dropped, so the refusal is not lost
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,10 @@ class Response:
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-class _RequestTooLarge(Exception):
-    pass
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def status_response(err: errors.APIError) -> Response:
@@ -92,7 +96,7 @@ class HTTPServer:
             log.exception("HTTP connection failed")
         finally:
             self._connections.discard(task)
-            writer.transport.abort()
+            writer.close()  # after what is still buffered
 
 
 class _Connection:
@@ -110,8 +114,8 @@ class _Connection:
             except h11.RemoteProtocolError as exc:
                 await self._refuse(exc.error_status_hint, f"malformed HTTP request: {exc}")
                 return
-            except _RequestTooLarge:
-                await self._refuse(413, f"request body over {MAX_BODY} bytes")
+            except _Refused as exc:
+                await self._refuse(exc.status, str(exc))
                 return
             if request is None:
                 return
@@ -137,11 +141,14 @@ class _Connection:
                     return None
                 self.conn.receive_data(data)
             elif isinstance(event, h11.Request):
+                # h11 bounds a head that arrives in pieces; one that came in a single read is measured here.
+                if len(event.target) + sum(len(n) + len(v) + 4 for n, v in event.headers) > MAX_HEAD:
+                    raise _Refused(431, f"request line and headers over {MAX_HEAD} bytes")
                 head = event
             elif isinstance(event, h11.Data):
                 body += event.data
                 if len(body) > MAX_BODY:
-                    raise _RequestTooLarge
+                    raise _Refused(413, f"request body over {MAX_BODY} bytes")
             elif isinstance(event, h11.EndOfMessage):
                 assert head is not None
                 return _request(head, bytes(body))
@@ -163,7 +170,8 @@ class _Connection:
             headers.append(("Content-Length", str(len(response.body))))
         else:
             headers.append(("Transfer-Encoding", "chunked"))
-        self.writer.write(self.conn.send(h11.Response(status_code=response.status, headers=headers)))
+        self.writer.write(self.conn.send(h11.Response(status_code=response.status, headers=headers,
+                                                      reason=_reason(response.status))))
         if request.method == "HEAD":  # the head alone (h11 sends no body for HEAD)
             if stream is not None:
                 await _close_iterator(stream)
@@ -216,11 +224,25 @@ class _Connection:
             return
         err = errors.APIError(status, "RequestEntityTooLarge" if status in (413, 431) else "BadRequest", message)
         body = orjson.dumps(err.status())
-        self.writer.write(self.conn.send(h11.Response(status_code=status, headers=[
+        self.writer.write(self.conn.send(h11.Response(status_code=status, reason=_reason(status), headers=[
             ("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")])))
         self.writer.write(self.conn.send(h11.Data(data=body)))
         self.writer.write(self.conn.send(h11.EndOfMessage()))
         await self.writer.drain()
+        # Closing with unread bytes makes the kernel reset the connection, which can destroy the answer
+        # before the client reads it: say we are done, and drop what still comes for a moment.
+        self.writer.write_eof()
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(LINGER):
+                while await self.reader.read(READ_SIZE):
+                    pass
+
+
+def _reason(status: int) -> bytes:
+    try:
+        return HTTPStatus(status).phrase.encode("ascii")
+    except ValueError:
+        return b""
 
 
 def _request(head: h11.Request, body: bytes) -> Request:
