@@ -21,6 +21,14 @@ async def _until_echoed(stdout: asyncio.StreamReader, token: bytes) -> None:
         assert line, f"s_client ended before {token!r} came back"
 
 
+async def _until(condition, what: str) -> None:
+    """s_client reads a command only when it comes alone: the next line is written once the server saw it."""
+    async with asyncio.timeout(TIMEOUT):
+        while not condition():
+            await asyncio.sleep(0.01)
+    assert condition(), what
+
+
 async def test_key_updates_from_openssl_s_client(pki: Pki) -> None:
     openssl = require_binary("openssl")
     async with LeanServer(pki) as server:
@@ -36,12 +44,14 @@ async def test_key_updates_from_openssl_s_client(pki: Pki) -> None:
             read_secret, write_secret = records._read.secret, records._write.secret
 
             client.stdin.write(b"k\n")  # KeyUpdate, no answer requested
+            await _until(lambda: records._read.secret != read_secret, "the server saw the KeyUpdate")
             client.stdin.write(b"after k\n")
             await _until_echoed(client.stdout, b"after k")
             assert records._read.secret != read_secret and records._write.secret == write_secret
 
             read_secret = records._read.secret
             client.stdin.write(b"K\n")  # KeyUpdate requesting ours
+            await _until(lambda: records._write.secret != write_secret, "the server answered the KeyUpdate")
             client.stdin.write(b"after K\n")
             await _until_echoed(client.stdout, b"after K")
             assert records._read.secret != read_secret and records._write.secret != write_secret
