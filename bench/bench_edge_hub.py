@@ -288,8 +288,9 @@ async def measure(bench: Bench, args: argparse.Namespace) -> None:
         print(f"connect:       {args.nodes} nodes connected and registered in {time.monotonic() - started:.1f} s")
         await asyncio.sleep(5)
         rss = rss_kb(bench.cloud.pid)
-        print(f"memory:        cloud RSS {base_rss / 1024:.0f} MB -> {rss / 1024:.0f} MB: "
-              f"{(rss - base_rss) / args.nodes:.1f} KB per connected node (goal <= 30 KB)")
+        print(f"memory:        cloud RSS {base_rss / 1024:.0f} MB -> {rss / 1024:.0f} MB just after connecting: "
+              f"{(rss - base_rss) / args.nodes:.1f} KB per connected node (handshakes' and listings' garbage "
+              f"included)")
 
         pids = {p.pid for p in bench.hollows}
         before = wire_bytes(bench.port, pids)
@@ -297,6 +298,9 @@ async def measure(bench: Bench, args: argparse.Namespace) -> None:
         idle = wire_bytes(bench.port, pids) - before
         print(f"idle traffic:  {idle / args.nodes / (args.idle / 60):.0f} bytes per idle node per minute "
               f"(TLS records incl. heartbeats and Lease renewals, over {args.idle:.0f} s)")
+        rss = rss_kb(bench.cloud.pid)
+        print(f"memory:        cloud RSS {rss / 1024:.0f} MB after {args.idle:.0f} s idle: "
+              f"{(rss - base_rss) / args.nodes:.1f} KB per connected node (goal <= 30 KB)")
 
         await pod_latency(client, names, args)
         await reconnect_convergence(client, bench, certs)
