@@ -57,9 +57,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_kb(pid: int) -> int:
+def rss_kb(pid: int, kind: str = "VmRSS") -> int:
+    """Resident memory of a process in KiB: all of it (VmRSS), or only its anonymous part (RssAnon), which
+    leaves out the pages of code and libraries mapped from files."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(kind + ":"):
             return int(line.split()[1])
     return 0
 
@@ -282,7 +284,7 @@ async def measure(bench: Bench, args: argparse.Namespace) -> None:
         # client) do not count against the nodes.
         await count_ready_nodes(client, "hollow-")
         await asyncio.sleep(1)
-        base_rss = rss_kb(bench.cloud.pid)
+        base_rss, base_anon = rss_kb(bench.cloud.pid), rss_kb(bench.cloud.pid, "RssAnon")
         started = time.monotonic()
         bench.start_hollows(certs, names)
         while await count_ready_nodes(client, "hollow-") < args.nodes:
@@ -291,20 +293,23 @@ async def measure(bench: Bench, args: argparse.Namespace) -> None:
             await asyncio.sleep(0.5)
         print(f"connect:       {args.nodes} nodes connected and registered in {time.monotonic() - started:.1f} s")
         await asyncio.sleep(5)
-        rss = rss_kb(bench.cloud.pid)
-        print(f"memory:        cloud RSS {base_rss / 1024:.0f} MB -> {rss / 1024:.0f} MB just after connecting: "
-              f"{(rss - base_rss) / args.nodes:.1f} KB per connected node (handshakes' and listings' garbage "
-              f"included)")
 
+        def report(when: str, goal: str = "") -> None:
+            rss, anon = rss_kb(bench.cloud.pid), rss_kb(bench.cloud.pid, "RssAnon")
+            print(f"memory:        cloud RSS {base_rss / 1024:.0f} MB -> {rss / 1024:.0f} MB {when}: "
+                  f"{(rss - base_rss) / args.nodes:.1f} KB per connected node{goal}; anonymous only "
+                  f"(without code and libraries paged in): {(anon - base_anon) / args.nodes:.1f} KB")
+
+        report("just after connecting", " (handshakes' and listings' garbage included)")
         pids = {p.pid for p in bench.hollows}
         before = wire_bytes(bench.port, pids)
         await asyncio.sleep(args.idle)
         idle = wire_bytes(bench.port, pids) - before
         print(f"idle traffic:  {idle / args.nodes / (args.idle / 60):.0f} bytes per idle node per minute "
               f"(TLS records incl. heartbeats and Lease renewals, over {args.idle:.0f} s)")
-        rss = rss_kb(bench.cloud.pid)
-        print(f"memory:        cloud RSS {rss / 1024:.0f} MB after {args.idle:.0f} s idle: "
-              f"{(rss - base_rss) / args.nodes:.1f} KB per connected node (goal <= 30 KB)")
+        report(f"after {args.idle:.0f} s idle", " (goal <= 30 KB)")
+        if args.memory_only:
+            return
 
         await pod_latency(client, names, args)
         await reconnect_convergence(client, bench, certs)
@@ -418,6 +423,8 @@ def main() -> None:
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle traffic measured")
     parser.add_argument("--procs", type=int, default=4, help="processes the hollow nodes are spread over")
     parser.add_argument("--quick", action="store_true", help="50 nodes, 500 pods, 20 s idle")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="stop after the memory and idle-traffic figures (no pod startup, no reconnect)")
     parser.add_argument("--scenario", choices=("scale", "offline"), default="scale")
     args = parser.parse_args()
     if args.scenario == "offline":

@@ -129,12 +129,14 @@ class Authenticator:
                 return None
             if not self._client_ca.issued(cert):
                 return None
-        if der in self._cert_users:
-            return self._cert_users[der]
+        # Keyed by digest: a thousand edge nodes' certificates (half a kilobyte each) are not kept for it.
+        digest = hashlib.sha256(der).digest()
+        if digest in self._cert_users:
+            return self._cert_users[digest]
         user = _cert_identity(der)
         if len(self._cert_users) >= _CERT_CACHE_SIZE:
             self._cert_users.clear()  # crude bound; identities are cheap to recompute
-        self._cert_users[der] = user
+        self._cert_users[digest] = user
         return user
 
 

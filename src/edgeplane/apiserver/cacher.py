@@ -17,12 +17,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from edgeplane.apiserver.shared_strings import share_strings
 from edgeplane.apiserver.storage import decode
 from edgeplane.store.interface import EventType, Store, WatchEvent
 
@@ -96,7 +98,7 @@ class Cacher:
     async def start(self) -> None:
         result = await self.store.range(self.prefix)
         for kv in result.kvs:
-            self.objects[kv.key] = decode(kv)
+            self.objects[sys.intern(kv.key)] = share_strings(decode(kv))  # the key the writes use
         self.revision = self.ring_start = result.revision
         watch = self.store.watch(self.prefix, result.revision)
         self._task = asyncio.create_task(self._run(watch), name=f"cacher {self.prefix}")
@@ -148,7 +150,7 @@ class Cacher:
             if ce.type == "DELETED":
                 objects.pop(key, None)
             else:
-                objects[key] = ce.obj
+                objects[key] = share_strings(ce.obj)
             self.ring.append(ev)
             self._pending.append(ce)
             self.revision = ce.revision

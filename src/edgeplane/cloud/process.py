@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from edgeplane import heaptrim
 from edgeplane.apiserver.auth import Authenticator, Authorizer
 from edgeplane.apiserver.bootstrap import Bootstrap
 from edgeplane.apiserver.podproxy import PodProxy
@@ -55,6 +56,7 @@ class CloudConfig:
     # "stdlib": asyncio's SSL transport, as for every other client (for comparison, or as a fallback).
     hub_tls: str = "lean"
     node_cert_lifetime: float = 365 * 86400.0  # seconds an edge node's client certificate is valid
+    heap_trim_interval: float = heaptrim.DEFAULT_INTERVAL  # seconds between returns of free heap to the OS
 
     @property
     def server_url(self) -> str:
@@ -75,6 +77,7 @@ class CloudProcess:
         self.kubeconfig: Path | None = None
         self.controllers: ControllerManager | None = None
         self.hub: CloudHub | None = None
+        self._heap_trim: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         cfg = self.config
@@ -115,6 +118,7 @@ class CloudProcess:
         if cfg.controllers:
             self.controllers = ControllerManager(LocalClient(self.api.ctx), settings=cfg.controller_settings)
             self.controllers.start()
+        self._heap_trim = asyncio.create_task(heaptrim.trim_periodically(cfg.heap_trim_interval), name="heap trim")
 
     def _hub_route(self, cert_file: Path, key_file: Path, ca: CertificateAuthority) -> Route:
         assert self.hub is not None
@@ -127,6 +131,8 @@ class CloudProcess:
         raise ValueError(f'hub_tls must be "lean" or "stdlib", not {self.config.hub_tls!r}')
 
     async def stop(self) -> None:
+        if self._heap_trim:
+            self._heap_trim.cancel()
         if self.controllers:
             await self.controllers.stop()
         if self.api:

@@ -76,6 +76,7 @@ class CloudHub:
         self._cachers: dict[str, Cacher] = {}
         self._sinks: dict[str, _HubSink] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.Task[None]] = set()  # sessions' upstream writers, connected or not
         self._connections: set[WebSocketConnection] = set()  # every hub connection, upgraded or not
         self._all_gone = asyncio.Event()
 
@@ -114,8 +115,8 @@ class CloudHub:
             self._all_gone.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._all_gone.wait(), STOP_GRACE)
-        for session in sessions:
-            await session.wait_idle()
+        if self._writers:  # what the edges sent before the end is written before the store closes
+            await asyncio.wait(list(self._writers), timeout=STOP_GRACE)
         for task in list(self._tasks):
             task.cancel()
 
@@ -187,6 +188,7 @@ class CloudHub:
     def upgrade(self, conn: WebSocketConnection, authorization: str | None) -> Session:
         """Authenticates an upgrade request as the API server does, and opens the node's session."""
         user = self.authenticator.authenticate(conn.peercert(), authorization)
+        conn.forget_peercert()  # identities are fixed for a connection's life; the DER is not needed again
         if user is None:
             raise Refused(401, orjson.dumps(errors.unauthorized().status()), "application/json")
         node = node_name(user)
@@ -309,6 +311,10 @@ class CloudHub:
         if not session.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await session.send([ack])
+
+    def writing(self, task: asyncio.Task[None]) -> None:
+        self._writers.add(task)
+        task.add_done_callback(self._writers.discard)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -54,6 +54,9 @@ class SessionOwner(Protocol):
     async def write_up(self, session: Session, ups: list[dict[str, Any]]) -> None:
         """Writes one frame's upstream messages and acknowledges them."""
 
+    def writing(self, task: asyncio.Task[None]) -> None:
+        """A session's upstream writer started; the hub's stop waits for it, even after its connection ended."""
+
 
 class Session:
     __slots__ = ("_initial", "_mux", "_sender", "_up_task", "_ups", "channel", "closed", "conn", "dirty",
@@ -178,6 +181,7 @@ class Session:
             self.conn.pause_reading()  # the edge waits on TCP until the store catches up
         if self._up_task is None:
             self._up_task = asyncio.get_running_loop().create_task(self._write_ups())
+            self.owner.writing(self._up_task)
 
     async def _write_ups(self) -> None:
         try:
@@ -199,9 +203,3 @@ class Session:
             self._sender.cancel()
         if self._mux is not None:
             self._mux.closed = True
-
-    async def wait_idle(self) -> None:
-        """Waits for the upstream frames being written (used when the cloud stops)."""
-        task = self._up_task
-        if task is not None:
-            await asyncio.gather(task, return_exceptions=True)

@@ -106,6 +106,12 @@ class WebSocketConnection(asyncio.Protocol):
         cert = self.get_extra_info("peercert")  # the lean TLS transport gives the DER bytes directly
         return cert if isinstance(cert, bytes) else None
 
+    def forget_peercert(self) -> None:
+        """The certificate was authenticated: a transport that keeps its own copy may let it go."""
+        forget = getattr(self._transport, "forget_peercert", None)
+        if forget is not None:
+            forget()
+
     async def send_bytes(self, data: bytes) -> None:
         """Sends one binary message, first waiting while the transport is over its high-water mark."""
         while self._paused and self._state == _OPEN:

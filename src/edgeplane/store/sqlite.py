@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -168,6 +169,9 @@ class SQLiteStore(Store):
 
     async def _write(self, op: int, key: str, value: bytes, expected: int) -> Any:
         self._check_open()
+        # One string object per key for every event of it the history rings hold: a node's Lease is
+        # renewed every 10 s and each renewal's key came from its own request (~120 bytes a copy).
+        key = sys.intern(str(key))
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._bind(loop)

@@ -180,7 +180,7 @@ class LeanTLSTransport(asyncio.Transport):
     def __init__(self, tls: LeanTLSProtocol, peercert: bytes, cipher: str, alpn: str) -> None:
         super().__init__(_NO_EXTRA)
         self._tls = tls
-        self._peercert = peercert
+        self._peercert: bytes | None = peercert
         self._cipher = cipher
         self._alpn = alpn
         self._closing = False
@@ -190,6 +190,10 @@ class LeanTLSTransport(asyncio.Transport):
         raw = self._tls._raw
         assert raw is not None
         return raw
+
+    def forget_peercert(self) -> None:
+        """Drops the client certificate (half a kilobyte) once the application has authenticated it."""
+        self._peercert = None
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         if name == "peercert":
