@@ -11,21 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
-import logging
 from collections.abc import Callable
-
-log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL = 30.0  # seconds between trims
 
 
 def _load_malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
+    # The symbols already loaded into this process (libc's among them); ctypes.util.find_library would
+    # import half the standard library and run ldconfig to find the same thing.
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
