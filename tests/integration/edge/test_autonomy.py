@@ -7,6 +7,7 @@ The offline period is EDGEPLANE_E2E_OFFLINE_SECONDS (default 20 s here; the issu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from edgeplane.edge.runtimes import sweep
 from tests.conftest import require_binary
 from tests.integration.cloudproc import Cloud, kubectl_env
 from tests.integration.edge.edgeproc import EdgeNode, create_token, wait_for
@@ -182,6 +184,57 @@ def test_offline_autonomy_and_reconciliation(kubectl: Kubectl, proxy: TCPProxy, 
     assert _alive(crashy_pid) and _alive(before["steady1"]) and _alive(before["steady2"])
     assert int((pids / "steady1").read_text()) == before["steady1"]
     assert int((pids / "steady2").read_text()) == before["steady2"]
+
+
+def test_host_reboot_while_offline_brings_every_pod_back(kubectl: Kubectl, proxy: TCPProxy, edge: EdgeNode,
+                                                         pids: Path) -> None:
+    """What a reboot does to a node: the agent, every supervisor and every pod process die at once, with no
+    exit recorded. The agent starts again with the cloud still unreachable and runs every pod from its
+    metastore; when the network returns, the cloud learns the new processes' restart counts."""
+    wait_for(lambda: node_ready(kubectl, edge.node_name), 30, f"node Ready\n{edge.log()}")
+    names = ["boot-a", "boot-b", "boot-c"]
+    for name in names:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+               "spec": {"nodeName": edge.node_name, "containers": [pid_writer("main", pids)]}}
+        kubectl("apply", "-f", "-", input=json.dumps(pod))
+    wait_for(lambda: all(_phase(kubectl, n) == "Running" for n in names), 30, f"every pod Running\n{edge.log()}")
+    before = {n: int((pids / n).read_text()) for n in names}
+
+    proxy.cut(blackhole=True)
+    edge.kill9()
+    host = sweep.processes_under(edge.data_dir)
+    assert sum(p.supervisor for p in host) == len(names), [p.describe() for p in host]
+    for p in host:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(p.pid, signal.SIGKILL)
+    for pid in before.values():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not any(_alive(pid) for pid in before.values()) and not sweep.processes_under(edge.data_dir),
+             10, "every supervisor and pod process gone, as after a power cut")
+
+    edge.restart()
+
+    def back() -> bool:
+        return all((pids / n).exists() and int((pids / n).read_text() or 0) not in (0, before[n])
+                   and _alive(int((pids / n).read_text())) for n in names)
+
+    wait_for(back, 30, f"every pod running again while the cloud is unreachable\n{edge.log()}")
+    offline = {p["metadata"]["name"]: p for p in _metaserver_pods(edge)}
+    assert sorted(offline) == names
+    assert all(_restarts(offline[n]) == 1 for n in names), {n: offline[n].get("status") for n in names}
+
+    proxy.restore()
+    restored = time.monotonic()
+
+    def converged() -> bool:
+        pods = {p["metadata"]["name"]: p for p in kubectl.json("pods")["items"] if p["metadata"]["name"] in names}
+        return all(pods[n]["status"].get("phase") == "Running" and _restarts(pods[n]) == 1 for n in names)
+
+    wait_for(converged, 10, f"the cloud's view converged after the network returned\n{edge.log()}")
+    assert time.monotonic() - restored <= 10
+    for n in names:
+        kubectl("delete", "pod", n, "--wait=false")
 
 
 def _phase(kubectl: Kubectl, name: str) -> str:
